@@ -1,0 +1,132 @@
+"""The terminal chat: prompt_toolkit for line editing and history, rich for output.
+
+On a terminal, answers stream into a live Markdown view; when input is piped (scripts, tests)
+the chat reads lines from stdin and streams plain text, so it behaves the same either way.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from agent_app.chat import commands
+from agent_app.errors import AppError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from agent_app.chat.session import ChatSession
+
+
+class ChatUI:
+    """Reads input, runs commands, streams answers. One instance per chat."""
+
+    def __init__(self, session: ChatSession, console: Console, *, interactive: bool | None = None,
+                 history_file: str | None = None) -> None:
+        self.session = session
+        self.console = console
+        self.interactive = sys.stdin.isatty() and console.is_terminal if interactive is None else interactive
+        self.history_file = history_file
+        self._prompt = None
+
+    # -- output helpers -----------------------------------------------------------------
+    def info(self, text: str) -> None:
+        self.console.print(f"[cyan]{text}[/cyan]", highlight=False, markup=True)
+
+    def warn(self, text: str) -> None:
+        self.console.print(f"[yellow]warning:[/yellow] {text}", highlight=False)
+
+    def error(self, text: str) -> None:
+        self.console.print(f"[red]error:[/red] {text}", highlight=False)
+
+    # -- loop ---------------------------------------------------------------------------
+    def run(self) -> int:
+        self.console.print(
+            f"[bold]agent-app[/bold] · model [cyan]{self.session.model_label}[/cyan] · "
+            "/help for commands, /exit to leave", highlight=False)
+        self.session.load_in_background()
+        while True:
+            try:
+                line = self.read_line()
+            except KeyboardInterrupt:
+                continue  # Ctrl-C at the prompt clears the line, like a shell
+            if line is None:
+                return 0
+            if not self.handle(line):
+                return 0
+
+    def read_line(self) -> str | None:
+        """The next input line, or None at end of input (Ctrl-D)."""
+        if not self.interactive:
+            line = sys.stdin.readline()
+            return None if line == "" else line.rstrip("\n")
+        if self._prompt is None:
+            from prompt_toolkit import PromptSession
+            from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+            history = FileHistory(self.history_file) if self.history_file else InMemoryHistory()
+            self._prompt = PromptSession(history=history)
+        try:
+            return self._prompt.prompt("› ", bottom_toolbar=self._toolbar, refresh_interval=0.5)
+        except EOFError:
+            return None
+
+    def _toolbar(self) -> str:
+        state = "" if self.session.model_ready else f" · {self.session.status}"
+        return f" {self.session.model_label}{state} · /help"
+
+    def handle(self, line: str) -> bool:
+        """Run one input line. Returns False when the user asked to leave."""
+        text = line.strip()
+        if not text:
+            return True
+        if text.lower() in commands.EXIT_WORDS:
+            return False
+        try:
+            if text.startswith("/"):
+                name, _, arg = text[1:].partition(" ")
+                commands.find(name.lower()).run(self, arg.strip())
+            else:
+                self.answer(text)
+        except AppError as exc:
+            self.error(str(exc))
+        return True
+
+    def answer(self, text: str) -> None:
+        """Stream the answer to `text`; Ctrl-C stops it (or the model load) and keeps what was said."""
+        try:
+            if not self.session.model_ready:
+                with self.console.status(f"loading {self.session.model_label} ..."):
+                    self.session.model  # noqa: B018 - waits for the background load
+            if self.interactive:
+                self.console.print(f"[dim]● {self.session.model_label}[/dim]", highlight=False)
+            stream = self.session.stream_reply(text)
+            try:
+                if self.interactive:
+                    self._render_live(stream)
+                else:
+                    for piece in stream:
+                        self.console.file.write(piece)
+                        self.console.file.flush()
+                    self.console.file.write("\n")
+            finally:
+                stream.close()
+        except KeyboardInterrupt:
+            self.console.print("\n[dim]⏹ stopped[/dim]")
+        turn = self.session.last_turn
+        for warning in turn.warnings if turn else []:
+            self.warn(warning)
+
+    def _render_live(self, stream) -> None:
+        from rich.live import Live
+        from rich.markdown import Markdown
+
+        text = ""
+        with Live(Markdown(""), console=self.console, refresh_per_second=8,
+                  vertical_overflow="visible") as live:
+            try:
+                for piece in stream:
+                    text += piece
+                    live.update(Markdown(text))
+            finally:
+                live.update(Markdown(text))

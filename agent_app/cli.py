@@ -1,0 +1,181 @@
+"""Command-line entry point: `python main.py [options] [chat|ask] ...`.
+
+Only argparse and the standard library are imported to parse arguments, so `--help` is instant;
+everything else is imported by the subcommand that needs it. `AppError`s become one line on
+stderr and a non-zero exit; anything else keeps its traceback, because it is a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from agent_app import __version__
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Options accepted before or after the subcommand (`main.py --model X ask ...` and
+    `main.py ask --model X ...`)."""
+    default = argparse.SUPPRESS if suppress else None
+    g = parser.add_argument_group("model and configuration")
+    g.add_argument("-m", "--model", default=default, metavar="PROVIDER/MODEL",
+                   help="local (bundled SmolLM2-135M), local/FOLDER_OR_HF_ID, openai[/NAME], fake[/FILE]; "
+                        "default: openai when OPENAI_API_KEY is set, else local")
+    g.add_argument("--base-url", default=default, metavar="URL",
+                   help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (env OPENAI_BASE_URL)")
+    g.add_argument("-p", "--param", action="append", default=default, metavar="NAME=VALUE",
+                   help="generation parameter, repeatable: temperature, top_p, top_k, max_tokens, "
+                        "repetition_penalty, no_repeat_ngram_size, stop, seed")
+    g.add_argument("--system", default=default, metavar="TEXT", help="system prompt for this run")
+    g.add_argument("--threads", type=int, default=default, metavar="N", help="torch threads for the local model")
+    g.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default=default,
+                   help="weights dtype of the local model")
+    g.add_argument("--config", default=default, metavar="FILE",
+                   help="configuration file (default: config.yaml in the app's config folder)")
+
+
+class _FullHelp(argparse.Action):
+    """`--help` that also lists every subcommand's own options."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        parser.print_help()
+        for name, sub in getattr(parser, "_subcommands", {}).items():
+            print(f"\n{'─' * 8} {name} {'─' * 8}")
+            print(sub.format_help())
+        parser.exit()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="main.py",
+        description="An offline-first LangChain terminal assistant. Without a subcommand: the chat.",
+        add_help=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Examples:\n  python main.py\n  python main.py --model openai/gpt-4o-mini\n"
+               "  python main.py ask --json \"What is LangChain?\"\n  echo 'Hello' | python main.py ask",
+    )
+    parser.add_argument("-h", "--help", action=_FullHelp, help="show this help (with every subcommand) and exit")
+    parser.add_argument("--version", action="version", version=f"agent-app {__version__}")
+    _common_options(parser, suppress=False)
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser._subcommands = {}  # type: ignore[attr-defined]
+
+    def sub(name: str, help_text: str, handler: Handler) -> argparse.ArgumentParser:
+        p = subs.add_parser(name, help=help_text, description=help_text)
+        _common_options(p, suppress=True)
+        p.set_defaults(handler=handler)
+        parser._subcommands[name] = p  # type: ignore[attr-defined]
+        return p
+
+    sub("chat", "open the terminal chat (the default)", run_chat)
+    ask = sub("ask", "print one answer (question as arguments or on stdin)", run_ask)
+    ask.add_argument("question", nargs="*", help="the question; read from stdin when omitted")
+    ask.add_argument("--json", action="store_true",
+                     help="print answer, model, token usage and timings as JSON")
+    parser.set_defaults(handler=run_chat)
+    return parser
+
+
+def _settings(args: argparse.Namespace):
+    from agent_app.config import load_settings
+    from agent_app.models.params import parse_assignments
+
+    overrides = {"model": args.model, "base_url": args.base_url, "threads": args.threads, "dtype": args.dtype}
+    settings = load_settings(args.config, overrides)
+    if args.param:
+        settings.params = settings.params.merged(parse_assignments(args.param))
+    return settings
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _quiet_libraries() -> None:
+    """Keep library progress bars and advisory warnings out of the chat."""
+    import os
+    import warnings
+
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", module="transformers")
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    from agent_app import paths
+    from agent_app.chat.repl import ChatUI
+    from agent_app.chat.session import DEFAULT_SYSTEM_PROMPT, ChatSession
+
+    settings = _settings(args)
+    console = _console()
+    session = ChatSession(settings, system_prompt=args.system or DEFAULT_SYSTEM_PROMPT,
+                          progress=None)
+    history_file = None
+    if settings.history:
+        paths.data_dir().mkdir(parents=True, exist_ok=True)
+        history_file = str(paths.data_dir() / "input_history")
+    return ChatUI(session, console, history_file=history_file).run()
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    import json
+
+    from agent_app.chat.session import DEFAULT_SYSTEM_PROMPT, ChatSession
+    from agent_app.errors import ConfigError
+
+    question = " ".join(args.question).strip()
+    if not question and not sys.stdin.isatty():
+        question = sys.stdin.read().strip()
+    if not question:
+        raise ConfigError("no question given: python main.py ask \"your question\" (or pipe it on stdin)")
+    settings = _settings(args)
+    err = _console(stderr=True)
+    session = ChatSession(settings, system_prompt=args.system or DEFAULT_SYSTEM_PROMPT,
+                          progress=lambda msg: err.print(f"[dim]{msg}[/dim]"))
+    import time
+
+    started = time.perf_counter()
+    session.model  # noqa: B018 - load now, so load time is reported apart from the answer
+    load_s = time.perf_counter() - started
+    if args.json:
+        turn = session.reply(question)
+        data = turn.as_dict()
+        data["timings"]["load_s"] = round(load_s, 3)
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        for piece in session.stream_reply(question):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+        for warning in session.last_turn.warnings if session.last_turn else []:
+            err.print(f"[yellow]warning:[/yellow] {warning}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except BrokenPipeError:  # `main.py --help | head`
+        return 0
+    _quiet_libraries()
+    from agent_app.errors import AppError
+
+    try:
+        return args.handler(args)
+    except AppError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

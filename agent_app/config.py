@@ -1,0 +1,136 @@
+"""Configuration: a YAML file, then environment variables, then command-line flags, later ones
+winning, validated once by pydantic.
+
+- File: `config.yaml` in the config folder (see `agent_app.paths`), or `--config PATH`.
+- Environment: `AGENT_APP_<FIELD>` and `AGENT_APP_<SECTION>__<FIELD>` (for example
+  `AGENT_APP_MODEL=local`, `AGENT_APP_PARAMS__TEMPERATURE=0.2`), plus the standard
+  `OPENAI_API_KEY` and `OPENAI_BASE_URL`.
+- Flags: whatever the CLI passes as `overrides`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from agent_app import paths
+from agent_app.errors import ConfigError
+from agent_app.models.params import GenerationParams
+
+ENV_PREFIX = "AGENT_APP_"
+# Environment variables with that prefix that are not settings (they move folders).
+_NOT_SETTINGS = {"DATA_DIR", "CACHE_DIR", "CONFIG_DIR"}
+
+
+class Settings(BaseModel):
+    """Everything the app can be configured with. Unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    model: str | None = Field(
+        None,
+        description="'provider/model', a bare provider, a model folder or a Hugging Face id; "
+        "default: openai/gpt-4o-mini when an OpenAI key is set, else local",
+    )
+    base_url: str | None = Field(None, description="OpenAI-compatible server URL (OPENAI_BASE_URL)")
+    openai_api_key: SecretStr | None = Field(None, description="OpenAI key (OPENAI_API_KEY)")
+    request_timeout: float = Field(120.0, gt=0, description="seconds to wait for a remote model")
+    max_retries: int = Field(1, ge=0, le=10, description="retries of a failed remote call")
+    params: GenerationParams = Field(default_factory=GenerationParams)
+    threads: int | None = Field(None, ge=1, le=256, description="torch threads for the local model")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="weights dtype of the local model (bf16 halves memory, no faster on CPU)"
+    )
+    context_window: int | None = Field(
+        None, ge=256, description="prompt+answer token limit (default: the model's own)"
+    )
+    history: bool = Field(True, description="keep a readline history of chat input")
+
+    @field_validator("openai_api_key", mode="before")
+    @classmethod
+    def _empty_key_is_none(cls, value: Any) -> Any:
+        return None if value in ("", None) else value
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as a dict safe to print or log (secrets hidden)."""
+        data = self.model_dump(mode="json", exclude_none=True)
+        if self.openai_api_key is not None:
+            data["openai_api_key"] = "***"
+        return data
+
+
+def default_config_path() -> Path:
+    return paths.config_dir() / "config.yaml"
+
+
+def load_settings(
+    config_path: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Merge file, environment and flag values (in that order) and validate them."""
+    environ = dict(os.environ if environ is None else environ)
+    explicit = config_path is not None
+    path = Path(config_path).expanduser() if explicit else default_config_path()
+    data: dict[str, Any] = {}
+    if path.is_file():
+        data = _read_yaml(path)
+    elif explicit:
+        raise ConfigError(f"config file not found: {path}")
+    _deep_merge(data, _from_environ(environ))
+    _deep_merge(data, {k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        where = f" in {path}" if path.is_file() else ""
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
+        raise ConfigError(f"invalid configuration{where}: {loc}: {msg}") from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"cannot parse {path}{line}: {getattr(exc, 'problem', exc)}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path} must hold a mapping of settings, not {type(loaded).__name__}")
+    return loaded
+
+
+def _from_environ(environ: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if environ.get("OPENAI_API_KEY"):
+        out["openai_api_key"] = environ["OPENAI_API_KEY"]
+    if environ.get("OPENAI_BASE_URL"):
+        out["base_url"] = environ["OPENAI_BASE_URL"]
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name[len(ENV_PREFIX) :] in _NOT_SETTINGS:
+            continue
+        keys = name[len(ENV_PREFIX) :].lower().split("__")
+        if keys[0] not in Settings.model_fields:
+            continue  # the environment is shared: ignore what is not ours
+        node = out
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+    return out
+
+
+def _deep_merge(into: dict[str, Any], new: dict[str, Any]) -> None:
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _deep_merge(into[key], value)
+        else:
+            into[key] = value

@@ -1,0 +1,63 @@
+"""Turn exceptions from model providers into the app's one-line `AppError`s.
+
+Kept apart from the providers so the chat loop and `ask` can explain any failure the same way
+without importing openai or httpx unless such an error actually happened.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from agent_app.errors import AppError, ProviderError
+
+
+def explain(exc: BaseException, *, base_url: str | None = None) -> AppError | None:
+    """An `AppError` describing `exc` for the user, or None when it is not a known failure."""
+    if isinstance(exc, AppError):
+        return exc
+    where = base_url or "the OpenAI API"
+    openai = sys.modules.get("openai")
+    if openai is not None:
+        if isinstance(exc, openai.AuthenticationError):
+            return ProviderError(f"{where} rejected the API key (401)",
+                                 hint="check OPENAI_API_KEY, or use --model local")
+        if isinstance(exc, openai.PermissionDeniedError):
+            return ProviderError(f"{where} denied access to this model (403)",
+                                 hint="check your account's model access, or use --model local")
+        if isinstance(exc, openai.RateLimitError):
+            if _code(exc) == "insufficient_quota":
+                return ProviderError("the OpenAI account has run out of credit (insufficient_quota)",
+                                     hint="add credit in your OpenAI billing settings, or use --model local")
+            return ProviderError(f"rate-limited by {where} (429)", hint="wait a moment and ask again")
+        if isinstance(exc, openai.NotFoundError):
+            return ProviderError(f"{where} does not know this model (404)",
+                                 hint="check the name after openai/, e.g. --model openai/gpt-4o-mini")
+        if isinstance(exc, openai.BadRequestError):
+            if _code(exc) == "context_length_exceeded" or "context" in str(exc).lower():
+                return ProviderError("the conversation is longer than the model's context window",
+                                     hint="use /clear or a shorter input")
+            return ProviderError(f"{where} refused the request: {_first_line(exc)}")
+        if isinstance(exc, openai.APITimeoutError):
+            return ProviderError(f"{where} did not answer in time", hint="try again, or raise request_timeout")
+        if isinstance(exc, openai.APIConnectionError):
+            return ProviderError(f"cannot reach {where}", hint="is the server running and the URL right?")
+        if isinstance(exc, openai.APIStatusError):
+            return ProviderError(f"{where} failed with HTTP {exc.status_code}: {_first_line(exc)}")
+    httpx = sys.modules.get("httpx")
+    if httpx is not None and isinstance(exc, httpx.TransportError):
+        # The stream broke after it started: the server died or the network dropped mid-answer.
+        return ProviderError(f"lost the connection to {where} mid-answer",
+                             hint="the partial answer was kept; check the server and ask again")
+    return None
+
+
+def _code(exc: BaseException) -> str | None:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        return body.get("code") or (body.get("error") or {}).get("code")
+    return getattr(exc, "code", None)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", None) or exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__

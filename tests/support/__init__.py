@@ -1,0 +1,1 @@
+"""Test helpers shared by tests and benchmarks: local servers standing in for real services."""

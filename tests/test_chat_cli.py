@@ -1,0 +1,123 @@
+"""The chat loop and `ask`, driven end to end as a user would: piped input and a real terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_main(*args: str, stdin: str = "", env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "main.py", *args], input=stdin, capture_output=True, text=True,
+                          cwd=REPO, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def test_help_lists_every_subcommand_and_option_quickly():
+    started = time.perf_counter()
+    out = run_main("--help")
+    assert out.returncode == 0
+    for word in ["chat", "ask", "--model", "--base-url", "--param", "--json", "--threads", "--dtype", "--config"]:
+        assert word in out.stdout
+    # --help must not import the heavy stack (checked directly, not by timing).
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys, contextlib, io\nfrom agent_app.cli import main\n"
+         "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()): main(['--help'])\n"
+         "heavy = [m for m in ('torch', 'transformers', 'langchain_core', 'pydantic', 'openai') if m in sys.modules]\n"
+         "print(heavy)"], capture_output=True, text=True, cwd=REPO)
+    assert probe.stdout.strip() == "[]", probe.stdout + probe.stderr
+    assert time.perf_counter() - started < 30  # sanity only; speed is measured in bench/
+
+
+def test_piped_chat_streams_switches_model_sets_params_and_exits(tmp_path):
+    replies = tmp_path / "replies.yaml"
+    replies.write_text("- First scripted answer.\n- 二番目の答えです。\n")
+    script = "\n".join([
+        "Hello there",  # echo model
+        "",  # empty line: ignored
+        "/params temperature=0.5 max_tokens=9",
+        "/params top_p=7",  # invalid: one line, chat goes on
+        "/params temp=1",
+        f"/model fake/{replies}",
+        "日本語で答えて",
+        "/model",
+        "/model nosuch/thing",
+        "/frobnicate",
+        "/clear",
+        "second question",
+        "exit",
+        "never read",
+    ])
+    out = run_main("--model", "fake", stdin=script + "\n")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    text = out.stdout
+    assert "You said: Hello there" in text
+    assert "params: temperature=0.5 max_tokens=9" in text
+    assert any(line.startswith("error: invalid parameters: top_p") for line in lines)
+    assert any(line.startswith("error: unknown parameter 'temp'") for line in lines)
+    assert f"model: fake/{replies} (history kept: 2 messages)" in text.replace("\n", "")
+    assert "First scripted answer." in text
+    assert any(line.startswith("error: unknown model provider 'nosuch'") for line in lines)
+    assert any(line.startswith("error: unknown command /frobnicate") for line in lines)
+    assert "history cleared" in text
+    assert "二番目の答えです。" in text
+    assert "never read" not in text
+    assert "Traceback" not in out.stderr
+
+
+def test_ask_json_and_stdin(tmp_path):
+    out = run_main("ask", "--model", "fake", "--json", "What is LangChain?")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["answer"] == "You said: What is LangChain?"
+    assert data["model"] == "fake"
+    assert data["usage"]["output_tokens"] == 5
+    assert set(data["timings"]) >= {"load_s", "first_token_s", "total_s", "tokens_per_s"}
+    piped = run_main("--model", "fake", "ask", stdin="質問は標準入力から\n")
+    assert piped.stdout.strip() == "You said: 質問は標準入力から"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", "--model", "fake"], "error: no question given"),
+        (["ask", "--model", "openai", "hi"], "error: no OpenAI API key is set"),
+        (["ask", "--model", "./missing-folder", "hi"], "error: model folder not found"),
+        (["ask", "--model", "fake", "-p", "temperature=hot", "hi"], "error: invalid parameters: temperature"),
+    ],
+)
+def test_ask_errors_are_one_line_and_non_zero(args, message):
+    out = run_main(*args)
+    assert out.returncode == 1
+    assert out.stderr.startswith(message) and out.stderr.count("\n") == 1, out.stderr
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.real_model
+def test_terminal_chat_with_real_model_ctrl_c_and_exit():
+    """A real pseudo-terminal: prompt_toolkit input, streamed answer, Ctrl-C mid-answer, exit."""
+    pexpect = pytest.importorskip("pexpect")
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "100", "LINES": "40"}
+    child = pexpect.spawn(sys.executable, ["main.py", "--threads", "2", "-p", "max_tokens=300", "-p", "temperature=0"],
+                          cwd=str(REPO), env=env, encoding="utf-8", timeout=90, dimensions=(40, 100))
+    try:
+        child.expect("›")
+        child.sendline("Write a long story about a brave knight and a dragon.")
+        child.expect("● local/SmolLM2")  # the answer has started
+        child.sendintr()  # Ctrl-C while the answer streams
+        child.expect("stopped")
+        child.expect("›")  # back at the prompt: the chat goes on
+        child.sendline("/model")
+        child.expect("local/SmolLM2-135M-Instruct")
+        child.sendline("/exit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0

@@ -1,0 +1,78 @@
+"""What our local chat model adds over LangChain's pipeline wrappers (real bundled model)."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+
+from agent_app.models.local import LocalChatModel
+
+pytestmark = [pytest.mark.real_model]
+
+
+def test_renders_every_message_type_with_the_chat_template(local_chat_model):
+    messages = [
+        SystemMessage("SYS-TEXT"),
+        HumanMessage("USER-TEXT"),
+        AIMessage("", tool_calls=[{"name": "calculator", "args": {"expression": "2+2"}, "id": "c1"}]),
+        ToolMessage("4", tool_call_id="c1", name="calculator"),
+        AIMessage("AI-TEXT"),
+        HumanMessage("こんにちは"),
+    ]
+    prompt = local_chat_model.render(messages)
+    expected_order = ["<|im_start|>system\nSYS-TEXT", "<|im_start|>user\nUSER-TEXT",
+                      '<|im_start|>assistant\n{"tool_call": {"name": "calculator", '
+                      '"arguments": {"expression": "2+2"}}}',
+                      "<|im_start|>tool\ncalculator: 4", "<|im_start|>assistant\nAI-TEXT",
+                      "<|im_start|>user\nこんにちは"]
+    positions = [prompt.index(part) for part in expected_order]
+    assert positions == sorted(positions)
+    assert prompt.endswith("<|im_start|>assistant\n")  # ready for the answer, nothing else
+
+
+def test_returns_only_new_text(local_chat_model):
+    reply = local_chat_model.invoke([HumanMessage("Say hello.")], temperature=0, max_tokens=12)
+    assert "<|im_start|>" not in reply.text and "Say hello." not in reply.text
+
+
+def test_too_long_input_is_trimmed_with_a_warning(local_chat_model):
+    small = LocalChatModel(llm=local_chat_model.llm, params=local_chat_model.params, context_window=400)
+    history = []
+    for i in range(12):
+        history += [HumanMessage(f"Question number {i} about the weather in some town far away?"),
+                    AIMessage(f"Answer number {i}: it is sunny and warm there today.")]
+    reply = small.invoke([SystemMessage("Be brief."), *history, HumanMessage("Last question?")],
+                         temperature=0, max_tokens=8)
+    trimmed = reply.response_metadata["prompt_trimmed"]
+    assert trimmed["dropped_messages"] > 0
+    assert reply.usage_metadata["input_tokens"] + 8 <= 400
+    huge = "word " * 2000
+    reply = small.invoke([HumanMessage(huge + "What is this?")], temperature=0, max_tokens=8)
+    assert reply.response_metadata["prompt_trimmed"]["truncated_tokens"] > 1000
+    assert reply.usage_metadata["input_tokens"] <= 400
+
+
+def test_completion_model_is_a_huggingface_pipeline_with_stop(local_chat_model):
+    from langchain_huggingface import HuggingFacePipeline
+
+    llm = local_chat_model.llm
+    assert isinstance(llm, HuggingFacePipeline)
+    prompt = "User: Tell me about cats.\nCharacter:"
+    full = llm.invoke(prompt, temperature=0, max_tokens=30)
+    assert full.strip()
+    # The seeds' character-bot format stops at a newline.
+    line = llm.invoke(prompt, temperature=0, max_tokens=30, stop=["\n"])
+    assert "\n" not in line and full.startswith(line)
+    streamed = "".join(llm.stream(prompt, temperature=0, max_tokens=30, stop=["\n"]))
+    assert streamed == line
+
+
+def test_cancelling_a_stream_frees_the_model(local_chat_model):
+    stream = local_chat_model.stream([HumanMessage("Write a long story.")], temperature=0, max_tokens=400)
+    first = next(stream)
+    assert first.text is not None
+    stream.close()  # what Ctrl-C does
+    runtime = local_chat_model.runtime
+    runtime.wait_idle()
+    assert runtime.last_result.finish_reason == "cancelled"
+    assert runtime.last_result.output_tokens < 100  # stopped, not run on to 400 tokens

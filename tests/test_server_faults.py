@@ -1,0 +1,44 @@
+"""Failures of a remote model become one-line messages; the session survives them."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent_app.chat.session import ChatSession
+from agent_app.config import load_settings
+from agent_app.errors import ProviderError
+from tests.support.llama_server import ALIAS, LlamaServer, free_port
+
+pytestmark = [pytest.mark.server]
+
+
+def _session(base_url: str) -> ChatSession:
+    settings = load_settings(environ={}, overrides={"base_url": base_url, "max_retries": 0, "request_timeout": 20})
+    return ChatSession(settings, model=f"openai/{ALIAS}")
+
+
+def test_server_killed_mid_stream_keeps_partial_answer_and_session():
+    with LlamaServer(threads=1) as server:
+        session = _session(server.base_url)
+        session.set_params({"max_tokens": 400, "temperature": 0})
+        stream = session.stream_reply("Write a very long story about a dragon.")
+        received = [next(stream), next(stream)]
+        server.stop(kill=True)
+        with pytest.raises(ProviderError) as info:
+            for piece in stream:
+                received.append(piece)
+    message = str(info.value)
+    assert "\n" not in message and ("lost the connection" in message or "cannot reach" in message)
+    # The partial answer is kept in the history; the session is usable for the next turn.
+    assert session.history[-1].text == "".join(received)
+    with pytest.raises(ProviderError, match="cannot reach"):
+        session.reply("Are you there?")
+    assert session.history[-1].text == "".join(received)  # a failed turn adds nothing
+
+
+def test_connection_refused_is_explained():
+    session = _session(f"http://127.0.0.1:{free_port()}/v1")
+    with pytest.raises(ProviderError) as info:
+        session.reply("hello")
+    assert "cannot reach http://127.0.0.1" in str(info.value)
+    assert session.history == []
