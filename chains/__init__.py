@@ -1,0 +1,24 @@
+"""Chains: turn a prompt template plus a model into an LCEL runnable.
+
+    from chains import build_chain, result_text
+    chain = build_chain(template, model)                    # template: agent_app.templates.Template
+    out = chain.invoke({"input": "...", "history": [...], "lang": "French"})
+    print(result_text(out))                                 # str, or ChainResult.text
+
+Kinds: chat, completion, chain-of-thought, self-consistency, generate-knowledge, sequential,
+map-reduce, structured (see chains/registry.py to add one, e.g. retrieval).
+"""
+
+from chains.context import ChainContext, ModelOutputError
+from chains.registry import CHAIN_BUILDERS, build_chain, register_chain_kind
+from chains.result import ChainResult, result_text
+
+__all__ = [
+    "CHAIN_BUILDERS",
+    "ChainContext",
+    "ChainResult",
+    "ModelOutputError",
+    "build_chain",
+    "register_chain_kind",
+    "result_text",
+]
