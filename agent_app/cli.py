@@ -30,6 +30,12 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                    help="generation parameter, repeatable: temperature, top_p, top_k, max_tokens, "
                         "repetition_penalty, no_repeat_ngram_size, stop, seed")
     g.add_argument("--system", default=default, metavar="TEXT", help="system prompt for this run")
+    g.add_argument("-t", "--template", default=default, metavar="NAME_OR_PATH",
+                   help="prompt template: a name from prompts/ or your template folders, or a YAML file")
+    g.add_argument("--var", action="append", default=default, metavar="KEY=VALUE",
+                   help="template variable, repeatable (like /set KEY VALUE in the chat)")
+    g.add_argument("-v", "--verbose", action="store_true", default=default,
+                   help="show model, tool and retrieval events live beside the answer")
     g.add_argument("--threads", type=int, default=default, metavar="N", help="torch threads for the local model")
     g.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default=default,
                    help="weights dtype of the local model")
@@ -73,24 +79,68 @@ def build_parser() -> argparse.ArgumentParser:
         parser._subcommands[name] = p  # type: ignore[attr-defined]
         return p
 
-    sub("chat", "open the terminal chat (the default)", run_chat)
+    chat = sub("chat", "open the terminal chat (the default)", run_chat)
+    chat.add_argument("--resume", metavar="ID|last", default=argparse.SUPPRESS, help="continue a saved conversation")
+    chat.add_argument("--no-save", action="store_true", default=argparse.SUPPRESS,
+                      help="do not save this conversation")
     ask = sub("ask", "print one answer (question as arguments or on stdin)", run_ask)
     ask.add_argument("question", nargs="*", help="the question; read from stdin when omitted")
     ask.add_argument("--json", action="store_true",
                      help="print answer, model, token usage and timings as JSON")
+    logs = sub("logs", "print the event log human-readable", run_logs)
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new events (a running chat's)")
+    logs.add_argument("--json", action="store_true", help="print the raw JSON lines")
+    logs.add_argument("-n", "--tail", type=int, metavar="N", help="only the last N events")
+    parser.add_argument("--resume", metavar="ID|last", help="continue a saved conversation (chat)")
+    parser.add_argument("--no-save", action="store_true", help="do not save this conversation (chat)")
     parser.set_defaults(handler=run_chat)
     return parser
 
 
 def _settings(args: argparse.Namespace):
+    from pathlib import Path
+
     from agent_app.config import load_settings
-    from agent_app.models.params import parse_assignments
 
     overrides = {"model": args.model, "base_url": args.base_url, "threads": args.threads, "dtype": args.dtype}
     settings = load_settings(args.config, overrides)
-    if args.param:
-        settings.params = settings.params.merged(parse_assignments(args.param))
+    if args.verbose:
+        settings.logging.verbose = "info"
+    template = getattr(args, "template", None)
+    if template and template.endswith((".yaml", ".yml")) and Path(template).expanduser().is_file():
+        # An explicit file: its folder joins the template folders, so the usual rules
+        # (names resolve only inside template folders) still hold.
+        path = Path(template).expanduser().resolve()
+        settings.templates.template_dirs.insert(0, path.parent)
+        args.template = path.stem
     return settings
+
+
+def _session(args: argparse.Namespace, settings, *, console=None, store=None, progress=None):
+    """A ChatSession configured from the command line."""
+    from agent_app.chat.session import ChatSession
+    from agent_app.models.params import GenerationParams, parse_assignments
+    from agent_app.monitoring.setup import build_monitoring
+
+    params = GenerationParams().merged(parse_assignments(args.param)) if args.param else None
+    secret = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    monitoring = build_monitoring(settings.logging, secrets=[secret], console=console,
+                                  on_warning=lambda msg: print(f"warning: {msg}", file=sys.stderr))
+    return ChatSession(settings, model=settings.model, template=args.template, variables=_vars(args.var),
+                       params=params, system_prompt=args.system, store=store, monitoring=monitoring,
+                       progress=progress)
+
+
+def _vars(items: list[str] | None) -> dict[str, str]:
+    from agent_app.errors import ConfigError
+
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"malformed --var {item!r}: write KEY=VALUE, e.g. --var lang=French")
+        out[key.strip()] = value
+    return out
 
 
 def _console(stderr: bool = False):
@@ -113,23 +163,39 @@ def _quiet_libraries() -> None:
 def run_chat(args: argparse.Namespace) -> int:
     from agent_app import paths
     from agent_app.chat.repl import ChatUI
-    from agent_app.chat.session import DEFAULT_SYSTEM_PROMPT, ChatSession
 
     settings = _settings(args)
     console = _console()
-    session = ChatSession(settings, system_prompt=args.system or DEFAULT_SYSTEM_PROMPT,
-                          progress=None)
+    store = None
+    if not args.no_save:
+        from agent_app.memory.store import ConversationStore
+
+        store = ConversationStore()
+    interactive = sys.stdin.isatty() and console.is_terminal
+    # Live notes share the answer's console on a terminal (printed above the live view); with
+    # piped output they go to stderr so stdout stays the answer alone.
+    session = _session(args, settings, console=console if interactive else _console(stderr=True), store=store)
+    if args.resume:
+        conversation = session.resume(args.resume)
+        console.print(f"[dim]resumed {conversation.short_id} “{conversation.title}” "
+                      f"({len(session.history)} messages)[/dim]", highlight=False)
     history_file = None
     if settings.history:
         paths.data_dir().mkdir(parents=True, exist_ok=True)
         history_file = str(paths.data_dir() / "input_history")
-    return ChatUI(session, console, history_file=history_file).run()
+    try:
+        return ChatUI(session, console, interactive=interactive, history_file=history_file).run()
+    finally:
+        if session.monitoring:
+            session.monitoring.close()
+        if store is not None:
+            store.close()
 
 
 def run_ask(args: argparse.Namespace) -> int:
     import json
+    import time
 
-    from agent_app.chat.session import DEFAULT_SYSTEM_PROMPT, ChatSession
     from agent_app.errors import ConfigError
 
     question = " ".join(args.question).strip()
@@ -139,25 +205,36 @@ def run_ask(args: argparse.Namespace) -> int:
         raise ConfigError("no question given: python main.py ask \"your question\" (or pipe it on stdin)")
     settings = _settings(args)
     err = _console(stderr=True)
-    session = ChatSession(settings, system_prompt=args.system or DEFAULT_SYSTEM_PROMPT,
-                          progress=lambda msg: err.print(f"[dim]{msg}[/dim]"))
-    import time
-
+    session = _session(args, settings, console=err, progress=lambda msg: err.print(f"[dim]{msg}[/dim]"))
     started = time.perf_counter()
     session.model  # noqa: B018 - load now, so load time is reported apart from the answer
     load_s = time.perf_counter() - started
-    if args.json:
-        turn = session.reply(question)
-        data = turn.as_dict()
-        data["timings"]["load_s"] = round(load_s, 3)
-        print(json.dumps(data, ensure_ascii=False, indent=2))
-    else:
-        for piece in session.stream_reply(question):
-            sys.stdout.write(piece)
-            sys.stdout.flush()
-        sys.stdout.write("\n")
-        for warning in session.last_turn.warnings if session.last_turn else []:
-            err.print(f"[yellow]warning:[/yellow] {warning}")
+    try:
+        if args.json:
+            turn = session.reply(question)
+            data = turn.as_dict()
+            data["timings"]["load_s"] = round(load_s, 3)
+            print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        else:
+            for piece in session.stream_reply(question):
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+            sys.stdout.write("\n")
+            for warning in session.last_turn.warnings if session.last_turn else []:
+                err.print(f"[yellow]warning:[/yellow] {warning}")
+    finally:
+        if session.monitoring:
+            session.monitoring.close()
+    return 0
+
+
+def run_logs(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from agent_app.monitoring.logs_view import show_logs
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the way to end --follow
+        show_logs(follow=args.follow, as_json=args.json, tail=args.tail, console=_console())
     return 0
 
 

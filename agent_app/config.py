@@ -19,7 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from agent_app import paths
 from agent_app.errors import ConfigError
+from agent_app.memory.settings import MemorySettings
 from agent_app.models.params import GenerationParams
+from agent_app.monitoring.settings import LoggingSettings
+from agent_app.templates.settings import TemplateSettings
+from tools.settings import ToolsSettings
 
 ENV_PREFIX = "AGENT_APP_"
 # Environment variables with that prefix that are not settings (they move folders).
@@ -49,6 +53,10 @@ class Settings(BaseModel):
         None, ge=256, description="prompt+answer token limit (default: the model's own)"
     )
     history: bool = Field(True, description="keep a readline history of chat input")
+    templates: TemplateSettings = Field(default_factory=TemplateSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    tools: ToolsSettings = Field(default_factory=ToolsSettings)
 
     @field_validator("openai_api_key", mode="before")
     @classmethod

@@ -33,7 +33,9 @@ def test_server_killed_mid_stream_keeps_partial_answer_and_session():
     assert session.history[-1].text == "".join(received)
     with pytest.raises(ProviderError, match="cannot reach"):
         session.reply("Are you there?")
-    assert session.history[-1].text == "".join(received)  # a failed turn adds nothing
+    # A failed turn keeps what the user typed and adds no answer.
+    assert [m.type for m in session.history[-2:]] == ["ai", "human"]
+    assert session.history[-1].text == "Are you there?" and session.history[-2].text == "".join(received)
 
 
 def test_connection_refused_is_explained():
@@ -41,4 +43,4 @@ def test_connection_refused_is_explained():
     with pytest.raises(ProviderError) as info:
         session.reply("hello")
     assert "cannot reach http://127.0.0.1" in str(info.value)
-    assert session.history == []
+    assert [(m.type, m.text) for m in session.history] == [("human", "hello")]

@@ -79,9 +79,141 @@ def _params(ui: ChatUI, arg: str) -> None:
     if arg:
         ui.session.set_params(parse_assignments(arg.split()))
     ui.info(f"params: {ui.session.params.describe()}")
+    if ui.session.model_ready:
+        ui.console.print(f"[dim]in effect (model, template, yours): {ui.session.effective_params().describe()}[/dim]",
+                         highlight=False)
 
 
 @command("clear", help="forget the conversation so far")
 def _clear(ui: ChatUI, arg: str) -> None:
     ui.session.clear()
     ui.info("history cleared")
+
+
+# -- templates (prompts/ and your template folders) -------------------------------------------
+@command("templates", help="list the templates (name, description)")
+def _templates(ui: ChatUI, arg: str) -> None:
+    from rich.table import Table
+
+    table = Table(show_header=True, box=None, padding=(0, 2))
+    table.add_column("template")
+    table.add_column("description")
+    for info in ui.session.templates.list():
+        mark = "▸ " if info.name == ui.session.template_name else "  "
+        where = "" if info.shipped else f" [dim]({info.path})[/dim]"
+        desc = f"[red]broken: {info.error}[/red]" if info.error else info.description
+        table.add_row(mark + info.name, desc + where)
+    ui.console.print(table)
+
+
+@command("template", "[NAME]", "show or switch the prompt template (edits apply on the next turn)")
+def _template(ui: ChatUI, arg: str) -> None:
+    if arg:
+        ui.session.use_template(arg)
+    template = ui.session.template
+    needed = sorted(v for v, spec in template.variables.items() if spec.default is None
+                    and v not in ui.session.variables)
+    extra = f" · needs: {', '.join(needed)} (/set NAME VALUE)" if needed else ""
+    ui.info(f"template: {ui.session.template_name} — {template.description}{extra}")
+
+
+@command("set", "NAME VALUE", "set a template variable (/set NAME with no value removes it)")
+def _set(ui: ChatUI, arg: str) -> None:
+    name, _, value = arg.partition(" ")
+    if not name:
+        shown = " ".join(f"{k}={v!r}" for k, v in ui.session.variables.items()) or "(none)"
+        ui.info(f"variables: {shown}")
+        return
+    if value:
+        ui.session.set_variable(name, value)
+        ui.info(f"{name} = {value!r}")
+    else:
+        ui.session.variables.pop(name, None)
+        ui.info(f"{name} removed")
+
+
+# -- conversations ---------------------------------------------------------------------------
+def _store(ui: ChatUI):
+    if ui.session.store is None:
+        raise ConfigError("conversations are not saved in this chat (started with --no-save)")
+    return ui.session.store
+
+
+@command("sessions", help="list saved conversations")
+def _sessions(ui: ChatUI, arg: str) -> None:
+    from rich.table import Table
+
+    conversations = _store(ui).list(limit=30)
+    if not conversations:
+        ui.info("no saved conversations yet")
+        return
+    table = Table(box=None, padding=(0, 2))
+    for col in ("id", "title", "model", "template", "messages", "last used"):
+        table.add_column(col)
+    current = ui.session.conversation.id if ui.session.conversation else None
+    for c in conversations:
+        mark = "▸" if c.id == current else " "
+        table.add_row(f"{mark}{c.short_id}", c.title or "", c.model or "", c.template or "",
+                      str(c.message_count), str(c.last_used)[:16])
+    ui.console.print(table)
+
+
+@command("resume", "ID|last", "continue a saved conversation (restores messages, template, model)")
+def _resume(ui: ChatUI, arg: str) -> None:
+    _store(ui)
+    conversation = ui.session.resume(arg or "last")
+    ui.info(f"resumed {conversation.short_id} “{conversation.title}”: {len(ui.session.history)} messages, "
+            f"model {ui.session.model_label}, template {ui.session.template_name}")
+    for notice in ui.session.notices:
+        ui.warn(notice)
+    ui.session.notices.clear()
+
+
+@command("new", help="start a new conversation")
+def _new(ui: ChatUI, arg: str) -> None:
+    ui.session.start_conversation()
+    ui.info("new conversation")
+
+
+@command("rename", "TITLE", "rename the current conversation")
+def _rename(ui: ChatUI, arg: str) -> None:
+    store = _store(ui)
+    if not arg:
+        raise ConfigError("give the new title: /rename My trip plans")
+    if ui.session.conversation is None:
+        raise ConfigError("nothing to rename yet: ask something first")
+    ui.session.conversation = store.rename(ui.session.conversation.id, arg)
+    ui.info(f"renamed to “{arg}”")
+
+
+@command("delete", "ID", "delete a saved conversation")
+def _delete(ui: ChatUI, arg: str) -> None:
+    store = _store(ui)
+    if not arg:
+        raise ConfigError("give the conversation's id from /sessions: /delete 1a2b3c4d")
+    deleted = store.delete(arg)
+    if ui.session.conversation and ui.session.conversation.id == deleted.id:
+        ui.session.start_conversation()
+    ui.info(f"deleted {deleted.short_id} “{deleted.title}”")
+
+
+# -- watching ---------------------------------------------------------------------------------
+@command("verbose", "on|off|debug", "show model, tool and retrieval events live")
+def _verbose(ui: ChatUI, arg: str) -> None:
+    levels = {"on": "info", "info": "info", "off": "off", "debug": "debug"}
+    if ui.session.monitoring is None:
+        raise ConfigError("event monitoring is not available in this chat")
+    if arg:
+        if arg not in levels:
+            raise ConfigError("use /verbose on, /verbose off or /verbose debug")
+        ui.session.monitoring.live.level = levels[arg]
+    ui.info(f"verbose: {ui.session.monitoring.live.level}")
+
+
+@command("stats", help="tokens, latency, first-token time, tokens/s and estimated cost")
+def _stats(ui: ChatUI, arg: str) -> None:
+    from agent_app.monitoring.stats import format_stats, load_prices
+
+    if ui.session.monitoring is None:
+        raise ConfigError("statistics are not available in this chat")
+    ui.console.print(format_stats(ui.session.monitoring.stats, load_prices()), highlight=False)

@@ -1,8 +1,13 @@
-"""A conversation: the chosen model, generation parameters, history, and one turn at a time.
+"""A conversation: model, template, variables, parameters, memory, persistence, one turn at a time.
 
 The session knows nothing about terminals: the REPL and `ask` both drive it, and tests drive it
-directly with the scripted model. Models load lazily, optionally in a background thread so the
-prompt appears at once while the local model loads.
+directly with the scripted model. Each turn:
+1. loads the current template (hot reload: an edited file takes effect now; a broken edit keeps
+   the last good template and warns);
+2. selects the history the model sees with the memory strategy;
+3. commits the user's message to the conversation store, streams the chain's answer, and commits
+   the answer when it completes (or what there was of it when stopped).
+Models load lazily, optionally in a background thread so the prompt appears at once.
 """
 
 from __future__ import annotations
@@ -13,30 +18,38 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from langchain_core.callbacks import BaseCallbackHandler
+
+from agent_app.errors import TemplateError
 from agent_app.models.factory import ModelSpec, build_chat_model, default_model, parse_model_spec
 from agent_app.models.params import GenerationParams
 
 if TYPE_CHECKING:
-    from langchain_core.language_models import BaseChatModel
+    from langchain_core.language_models import BaseChatModel, BaseLLM
     from langchain_core.messages import BaseMessage
 
     from agent_app.config import Settings
-
-DEFAULT_SYSTEM_PROMPT = "You are a helpful, honest assistant. Answer clearly and briefly."
+    from agent_app.memory.store import Conversation, ConversationStore
+    from agent_app.monitoring.setup import Monitoring
+    from agent_app.templates import Template
 
 
 @dataclass
 class TurnResult:
-    """What one answer produced, for display, `/stats`-style summaries and `ask --json`."""
+    """What one answer produced, for display, `ask --json` and tests."""
 
     text: str = ""
     model: str = ""
+    template: str = ""
     input_tokens: int = 0
     output_tokens: int = 0
+    model_calls: int = 0
     first_token_s: float | None = None
     total_s: float = 0.0
     interrupted: bool = False
     warnings: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    """What a chain produced beyond text (votes, reasoning, parsed data, ...)."""
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -44,40 +57,87 @@ class TurnResult:
         return round(self.output_tokens / gen_time, 2) if self.output_tokens > 1 and gen_time > 0 else None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "answer": self.text,
             "model": self.model,
+            "template": self.template,
             "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
-                      "total_tokens": self.input_tokens + self.output_tokens},
+                      "total_tokens": self.input_tokens + self.output_tokens, "model_calls": self.model_calls},
             "timings": {"first_token_s": _round(self.first_token_s), "total_s": _round(self.total_s),
                         "tokens_per_s": self.tokens_per_s},
             "interrupted": self.interrupted,
             "warnings": self.warnings,
         }
+        if self.details:
+            data["details"] = self.details
+        return data
 
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-class ChatSession:
-    """One conversation with one (switchable) model."""
+class _TurnWatcher(BaseCallbackHandler):
+    """Collects usage and context-trim warnings from every model call of a turn."""
 
-    def __init__(self, settings: Settings, *, model: str | None = None,
-                 system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+    def __init__(self, turn: TurnResult) -> None:
+        self.turn = turn
+
+    def on_llm_end(self, response: Any, **kwargs: Any) -> None:
+        self.turn.model_calls += 1
+        for generations in response.generations:
+            for gen in generations[:1]:
+                message = getattr(gen, "message", None)
+                usage = getattr(message, "usage_metadata", None) or {}
+                meta = getattr(message, "response_metadata", None) or {}
+                if not usage and gen.generation_info:
+                    usage = gen.generation_info.get("usage") or {}
+                self.turn.input_tokens += usage.get("input_tokens", 0)
+                self.turn.output_tokens += usage.get("output_tokens", 0)
+                if meta.get("prompt_trimmed"):
+                    self.turn.warnings.append(_trim_warning(meta["prompt_trimmed"]))
+        if not response.generations and response.llm_output:
+            usage = response.llm_output.get("token_usage") or {}
+            self.turn.input_tokens += usage.get("input_tokens", 0)
+            self.turn.output_tokens += usage.get("output_tokens", 0)
+
+
+class ChatSession:
+    """One conversation with one (switchable) model and template."""
+
+    def __init__(self, settings: Settings, *, model: str | None = None, template: str | None = None,
+                 variables: dict[str, str] | None = None, params: GenerationParams | None = None,
+                 system_prompt: str | None = None, store: ConversationStore | None = None,
+                 monitoring: Monitoring | None = None,
                  progress: Callable[[str], None] | None = None) -> None:
+        from agent_app.templates import TemplateRegistry
+
         self.settings = settings
         self.spec: ModelSpec = parse_model_spec(model or default_model(settings))
-        self.params: GenerationParams = settings.params.model_copy()
+        self.params = params or GenerationParams()
+        """Parameters the user set (--param, /params): they win over the template's."""
+        self.templates = TemplateRegistry.from_settings(settings.templates)
+        self.template_name = template or settings.templates.default_template
+        self.variables: dict[str, str] = {**settings.templates.vars, **(variables or {})}
         self.system_prompt = system_prompt
+        self.store = store
+        self.conversation: Conversation | None = None
+        self.monitoring = monitoring
         self.history: list[BaseMessage] = []
         self.progress = progress
         self.last_turn: TurnResult | None = None
+        self.notices: list[str] = []
+        """One-line warnings produced outside a turn's stream (broken template edit, ...)."""
+        self._template: Template | None = None
+        self._chain_key: tuple | None = None
+        self._chain: Any = None
         self._model: BaseChatModel | None = None
+        self._completion_llm: BaseLLM | None = None
         self._load_error: BaseException | None = None
         self._loaded = threading.Event()
         self._loader: threading.Thread | None = None
         self.status = "not loaded"
+        self.template  # noqa: B018 - fail now on a bad --template, not at the first question
 
     # -- model --------------------------------------------------------------------------
     @property
@@ -129,49 +189,169 @@ class ChatSession:
         """Switch backend/model, keeping the history. On failure the current model stays."""
         spec = parse_model_spec(model)
         new = build_chat_model(spec, self.settings, progress=self._report)
-        self.spec, self._model, self._loader = spec, new, None
+        self.spec, self._model, self._loader, self._completion_llm = spec, new, None, None
         self._loaded.set()
         self.status = "ready"
+        self._save_choice()
         return spec.label
+
+    def _completion_model(self) -> BaseLLM | None:
+        """The text-completion model for `mode: completion` templates on this backend."""
+        if self._completion_llm is None:
+            llm = getattr(self.model, "llm", None)  # the local chat model wraps one
+            if llm is None and self.spec.provider == "openai" and self.settings.base_url:
+                from agent_app.models.factory import build_completion_model
+
+                llm = build_completion_model(self.spec, self.settings)
+            self._completion_llm = llm
+        return self._completion_llm
 
     def set_params(self, values: dict[str, Any]) -> GenerationParams:
         """Change generation parameters (validated; a `None` value resets one)."""
         self.params = self.params.merged(values)
         return self.params
 
+    def effective_params(self) -> GenerationParams:
+        """What the next answer uses: model defaults, then the template's, then the user's."""
+        base = getattr(self._model, "params", None) or self.settings.params
+        template = self._template.params if self._template else GenerationParams()
+        return base.merged(template).merged(self.params)
+
+    # -- templates ------------------------------------------------------------------------
+    @property
+    def template(self) -> Template:
+        """The current template, reloaded when its file changed. A broken edit keeps the last
+        good version (with a notice); a template that never loaded raises `TemplateError`."""
+        try:
+            template = self.templates.get(self.template_name)
+        except TemplateError as exc:
+            if self._template is None:
+                raise
+            self.notices.append(f"{exc} (still using the last good version)")
+            return self._template
+        self._template = template
+        return template
+
+    def use_template(self, name: str) -> Template:
+        """Switch template; on any error the current one stays."""
+        template = self.templates.get(name)
+        self.template_name, self._template = name, template
+        self._save_choice()
+        return template
+
+    def set_variable(self, name: str, value: str) -> None:
+        if not name.isidentifier():
+            raise TemplateError(f"invalid variable name {name!r}: use letters, digits and _")
+        self.variables[name] = value
+
+    def _chain_for(self, template: Template) -> Any:
+        from chains import build_chain
+
+        key = (id(template), id(self.model), self.params.model_dump_json(), self.system_prompt)
+        if key != self._chain_key:
+            if self.system_prompt and template.mode == "chat":
+                template = template.model_copy(update={"system": self.system_prompt})
+            llm = self._completion_model() if template.mode == "completion" else None
+            self._chain = build_chain(template, self.model, llm, params=self.params)
+            self._chain_key = key
+        return self._chain
+
+    # -- conversations ---------------------------------------------------------------------
+    def start_conversation(self) -> None:
+        """Begin a new conversation (persisted when a store is configured)."""
+        self.history = []
+        self.conversation = None
+        if self.monitoring:
+            self.monitoring.stats.reset()
+
+    def _ensure_conversation(self, first_input: str) -> None:
+        if self.store is not None and self.conversation is None:
+            self.conversation = self.store.create(model=self.model_label, template=self.template_name)
+
+    def resume(self, ref: str) -> Conversation:
+        """Restore a stored conversation: messages, template and model choice."""
+        if self.store is None:
+            from agent_app.errors import ConfigError
+
+            raise ConfigError("conversations are not being saved in this session")
+        conversation = self.store.get(ref)
+        messages = self.store.messages(conversation.id)
+        if conversation.template and conversation.template != self.template_name:
+            try:
+                self.use_template(conversation.template)
+            except TemplateError as exc:
+                self.notices.append(f"kept template {self.template_name}: {exc}")
+        if conversation.model and conversation.model != self.model_label:
+            try:
+                self.spec = parse_model_spec(conversation.model)
+                self._model, self._loader, self._completion_llm = None, None, None
+                self._loaded.clear()
+            except Exception as exc:
+                self.notices.append(f"kept model {self.model_label}: {exc}")
+        self.store.touch(conversation.id)
+        self.conversation, self.history = conversation, messages
+        if self.monitoring:
+            self.monitoring.stats.reset()
+        return conversation
+
+    def _save_choice(self) -> None:
+        if self.store is not None and self.conversation is not None:
+            self.store.update_settings(self.conversation.id, model=self.model_label, template=self.template_name)
+
+    def _remember(self, message: BaseMessage) -> None:
+        self.history.append(message)
+        if self.store is not None and self.conversation is not None:
+            self.store.append(self.conversation.id, message)
+
     def clear(self) -> None:
-        self.history.clear()
+        """Forget the conversation so far (a stored one stays stored; a new one starts)."""
+        self.start_conversation()
+
+    def memory_view(self, config: dict | None = None) -> list[BaseMessage]:
+        """The part of the history the model sees, per the memory strategy."""
+        from agent_app.memory.strategies import build_memory
+
+        cache = self.store.summary_cache(self.conversation.id) if (self.store and self.conversation) else None
+        memory = build_memory(self.settings.memory, self.model, cache=cache)
+        return memory.select(self.history, config=config)
 
     # -- turns --------------------------------------------------------------------------
-    def messages_for(self, user_input: str) -> list[BaseMessage]:
-        from langchain_core.messages import HumanMessage, SystemMessage
-
-        system = [SystemMessage(self.system_prompt)] if self.system_prompt else []
-        return [*system, *self.history, HumanMessage(user_input)]
+    def callbacks(self, turn: TurnResult) -> list[BaseCallbackHandler]:
+        handlers: list[BaseCallbackHandler] = [_TurnWatcher(turn)]
+        if self.monitoring:
+            self.monitoring.stats.begin_turn()
+            handlers += self.monitoring.callbacks
+        return handlers
 
     def stream_reply(self, user_input: str) -> Iterator[str]:
-        """Stream the answer to `user_input` and record the turn in the history.
+        """Stream the answer to `user_input`, committing both messages to the conversation.
 
-        Stopping early (Ctrl-C, closing the iterator) keeps the partial answer. A failure with
-        no answer at all leaves the history as it was, so the turn can simply be retried.
+        Stopping early (Ctrl-C, closing the iterator) keeps the partial answer. A failure keeps
+        the user's message (nothing typed is lost) and adds no answer.
         """
         from langchain_core.messages import AIMessage, HumanMessage
 
-        model = self.model
-        turn = self.last_turn = TurnResult(model=self.model_label)
+        from chains import ChainResult
+
+        template = self.template
+        turn = self.last_turn = TurnResult(model=self.model_label, template=self.template_name)
+        turn.warnings += self.notices
+        self.notices = []
+        config = {"callbacks": self.callbacks(turn), "run_name": "chat_turn",
+                  "metadata": {"model": self.model_label, "template": self.template_name}}
+        chain = self._chain_for(template)
+        inputs = {**self.variables, "input": user_input, "history": self.memory_view(config)}
+        self._ensure_conversation(user_input)
+        self._remember(HumanMessage(user_input))
         started = time.perf_counter()
         parts: list[str] = []
-        messages = self.messages_for(user_input)
         try:
-            for chunk in model.stream(messages, **self.params.invoke_kwargs()):
-                usage = getattr(chunk, "usage_metadata", None)
-                if usage:
-                    turn.input_tokens = usage.get("input_tokens", 0)
-                    turn.output_tokens = usage.get("output_tokens", 0)
-                trimmed = (getattr(chunk, "response_metadata", None) or {}).get("prompt_trimmed")
-                if trimmed:
-                    turn.warnings.append(_trim_warning(trimmed))
-                text = chunk.text if isinstance(chunk.content, str | list) else str(chunk.content)
+            for out in chain.stream(inputs, config=config):
+                if isinstance(out, ChainResult):  # kinds beyond plain text answer in one piece
+                    turn.details = {k: v for k, v in out.to_dict().items() if k != "text"}
+                    text = out.text
+                else:
+                    text = str(out)
                 if text:
                     if turn.first_token_s is None:
                         turn.first_token_s = time.perf_counter() - started
@@ -191,10 +371,11 @@ class ChatSession:
             turn.total_s = time.perf_counter() - started
             turn.text = "".join(parts)
             if turn.text:
-                self.history += [HumanMessage(user_input), AIMessage(turn.text)]
+                self._remember(AIMessage(turn.text, response_metadata={"model": self.model_label,
+                                                                       "interrupted": turn.interrupted}))
 
     def reply(self, user_input: str) -> TurnResult:
-        """Answer without streaming to a consumer (still streams internally, for timings)."""
+        """Answer without a consumer for the stream (timings are still measured)."""
         for _ in self.stream_reply(user_input):
             pass
         assert self.last_turn is not None
@@ -208,4 +389,3 @@ def _trim_warning(trimmed: dict[str, Any]) -> str:
     if trimmed.get("truncated_tokens"):
         parts.append(f"cut {trimmed['truncated_tokens']} tokens from the start of your input")
     return "input too long for the model's context window: " + " and ".join(parts)
-
