@@ -76,3 +76,18 @@ def test_cancelling_a_stream_frees_the_model(local_chat_model):
     runtime.wait_idle()
     assert runtime.last_result.finish_reason == "cancelled"
     assert runtime.last_result.output_tokens < 100  # stopped, not run on to 400 tokens
+
+
+def test_model_folder_and_offline_hub_id(local_chat_model):
+    from agent_app.config import load_settings
+    from agent_app.errors import ModelNotFoundError
+    from agent_app.models.factory import build_chat_model
+    from agent_app.models.local_runtime import bundled_gguf_path, converted_model_dir
+
+    folder = converted_model_dir(bundled_gguf_path())  # a plain transformers folder
+    model = build_chat_model(f"local/{folder}", load_settings(overrides={"threads": 1}))
+    assert model.runtime is not local_chat_model.runtime and model.model_name == str(folder)
+    assert model.invoke("Hi", temperature=0, max_tokens=3).usage_metadata["output_tokens"] <= 3
+    with pytest.raises(ModelNotFoundError) as info:  # HF_HUB_OFFLINE=1 in the tests
+        build_chat_model("local/HuggingFaceTB/no-such-model-here", load_settings())
+    assert "cannot load local model" in str(info.value) and "\n" not in str(info.value)
