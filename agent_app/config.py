@@ -22,6 +22,7 @@ from agent_app.errors import ConfigError
 from agent_app.memory.settings import MemorySettings
 from agent_app.models.params import GenerationParams
 from agent_app.monitoring.settings import LoggingSettings
+from agent_app.retrieval.settings import RetrievalSettings
 from agent_app.templates.settings import TemplateSettings
 from tools.settings import ToolsSettings
 
@@ -57,6 +58,7 @@ class Settings(BaseModel):
     memory: MemorySettings = Field(default_factory=MemorySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     tools: ToolsSettings = Field(default_factory=ToolsSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
 
     @field_validator("openai_api_key", mode="before")
     @classmethod

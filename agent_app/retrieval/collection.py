@@ -1,0 +1,308 @@
+"""A named collection of documents: its manifest, vector index and keyword index, and search.
+
+Collections live in <data dir>/collections/<name>/ (see `storage`). Opening one reads the
+manifest and the FAISS files but loads the embedding model only when a question is embedded.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ValidationError
+
+from agent_app.retrieval import storage
+from agent_app.retrieval.embedding_models import lazy_embeddings, single_torch_thread
+from agent_app.retrieval.errors import (
+    CollectionNotFoundError,
+    EmbeddingMismatchError,
+    EmptyCollectionError,
+    IndexCorruptError,
+    ingest_command,
+)
+from agent_app.retrieval.fusion import reciprocal_rank_fusion
+from agent_app.retrieval.manifest import MANIFEST_FILE, FileRecord, Manifest, now
+
+if TYPE_CHECKING:
+    from langchain_core.documents import Document
+
+    from agent_app.retrieval.keyword import KeywordIndex
+    from agent_app.retrieval.retriever import HybridRetriever
+    from agent_app.retrieval.settings import RetrievalSettings
+    from agent_app.retrieval.vector_store import VectorIndex
+
+DEFAULT_COLLECTION = "default"
+
+
+class Collection:
+    """An opened collection. Changes stay in memory until `save()` swaps them in atomically."""
+
+    def __init__(self, manifest: Manifest, vectors: VectorIndex) -> None:
+        self.manifest = manifest
+        self.vectors = vectors
+        self._keywords: KeywordIndex | None = None
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def embedding_model(self) -> str:
+        return self.manifest.embedding_model
+
+    @property
+    def chunk_count(self) -> int:
+        return len(self.vectors)
+
+    @property
+    def files(self) -> dict[str, FileRecord]:
+        """Ingested files: absolute path -> record (hash, chunk ids)."""
+        return self.manifest.files
+
+    # -- search ---------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        k: int = 4,
+        *,
+        relevance_threshold: float | None = None,
+        fetch_k: int | None = None,
+    ) -> list[Document]:
+        """Hybrid search: FAISS and BM25 candidates fused by reciprocal rank fusion.
+
+        Returned documents are copies whose metadata adds `rank`, `score` (fused) and
+        `similarity` (cosine); `relevance_threshold` drops those with a lower similarity.
+        """
+        import numpy as np
+        from langchain_core.documents import Document
+
+        if not query.strip():
+            return []
+        if not len(self.vectors):
+            raise EmptyCollectionError(
+                f"collection {self.name!r} has no documents", hint=f"add some: {ingest_command(self.name)}"
+            )
+        fetch_k = fetch_k or max(4 * k, 20)
+        with single_torch_thread():
+            query_vector = np.asarray(self.vectors.embeddings.embed_query(query), dtype=np.float32)
+        dense = self.vectors.search(query_vector, fetch_k)
+        keyword = self.keyword_index().search(query, fetch_k)
+        fused = reciprocal_rank_fusion([[p for p, _ in dense], [p for p, _ in keyword]])
+
+        similarity = dict(dense)
+        keyword_only = [p for p, _ in fused if p not in similarity]
+        similarity.update(zip(keyword_only, self.vectors.similarities(query_vector, keyword_only), strict=True))
+
+        results: list[Document] = []
+        for position, score in fused:
+            if relevance_threshold is not None and similarity[position] < relevance_threshold:
+                continue
+            doc = self.vectors.document(position)
+            extra = {
+                "collection": self.name,
+                "rank": len(results) + 1,
+                "score": round(score, 6),
+                "similarity": round(similarity[position], 4),
+            }
+            results.append(Document(id=doc.id, page_content=doc.page_content, metadata=doc.metadata | extra))
+            if len(results) == k:
+                break
+        return results
+
+    def retriever(
+        self, k: int = 4, *, relevance_threshold: float | None = None, fetch_k: int | None = None
+    ) -> HybridRetriever:
+        """A LangChain retriever over this collection."""
+        from agent_app.retrieval.retriever import HybridRetriever
+
+        return HybridRetriever(collection=self, k=k, relevance_threshold=relevance_threshold, fetch_k=fetch_k)
+
+    def keyword_index(self) -> KeywordIndex:
+        """BM25 over the chunks, aligned with vector positions; built on first use."""
+        from agent_app.retrieval.keyword import KeywordIndex
+
+        if self._keywords is None:
+            texts = []
+            for position in range(len(self.vectors)):
+                doc = self.vectors.document(position)
+                headings = doc.metadata.get("headings")
+                texts.append(f"{headings}\n{doc.page_content}" if headings else doc.page_content)
+            self._keywords = KeywordIndex(texts)
+        return self._keywords
+
+    # -- changes (used by ingest and remove) ----------------------------------------------
+
+    def put_file(
+        self, path: str, record: FileRecord, documents: Sequence[Document], vectors: Sequence[Sequence[float]]
+    ) -> None:
+        """Add a file's chunks, replacing the chunks it had before."""
+        if len(vectors) and self.vectors.dimensions not in (None, len(vectors[0])):
+            raise EmbeddingMismatchError(
+                f"collection {self.name!r} holds {self.vectors.dimensions}-dimensional vectors, "
+                f"the embedding model gives {len(vectors[0])}",
+                hint=f"rebuild it: {ingest_command(self.name, rebuild=True)}",
+            )
+        self.drop_file(path)
+        self.vectors.add(documents, vectors)
+        self.manifest.files[path] = record
+        self.manifest.dimensions = self.vectors.dimensions
+        self._keywords = None
+
+    def drop_file(self, path: str) -> int:
+        """Forget a file's chunks; returns how many there were."""
+        record = self.manifest.files.pop(path, None)
+        if record is None:
+            return 0
+        self.vectors.delete(record.chunk_ids)
+        self._keywords = None
+        return len(record.chunk_ids)
+
+    def save(self) -> None:
+        """Write this state as the collection's new live version (atomically)."""
+        self.manifest.updated_at = now()
+
+        def write(folder: Path) -> None:
+            self.vectors.save(folder)
+            (folder / MANIFEST_FILE).write_text(self.manifest.model_dump_json(indent=1), encoding="utf-8")
+
+        storage.write_version(storage.collection_dir(self.name), write)
+
+
+def open_collection(
+    name: str | None = None, settings: RetrievalSettings | None = None, *, cached: bool = False
+) -> Collection:
+    """Open a saved collection (default: the settings' default collection).
+
+    `cached=True` (for searching) reuses the collection opened before, with its BM25 index,
+    as long as its saved version has not changed; callers must not modify it.
+    Raises CollectionNotFoundError (says how to ingest) or IndexCorruptError (says how to rebuild).
+    """
+    name = name or (settings.default_collection if settings else DEFAULT_COLLECTION)
+    folder = storage.collection_dir(name)
+    version = storage.current_version(folder)
+    if version is None:
+        _search_cache.pop(folder, None)
+        raise CollectionNotFoundError(
+            f"no documents ingested into collection {name!r} yet",
+            hint=f"add some first: {ingest_command(name)}",
+        )
+    if not cached:
+        return _load(name, version)
+    hit = _search_cache.get(folder)
+    if hit is None or hit[0] != version:
+        hit = _search_cache[folder] = (version, _load(name, version))
+    return hit[1]
+
+
+# collection folder -> (version folder, Collection): every save makes a new version folder,
+# so a changed version means the collection was re-ingested since.
+_search_cache: dict[Path, tuple[Path, Collection]] = {}
+
+
+def new_collection(name: str, embedding_model: str, settings: RetrievalSettings) -> Collection:
+    """An empty, unsaved collection."""
+    from agent_app.retrieval.vector_store import VectorIndex
+
+    storage.collection_dir(name)  # validates the name
+    manifest = Manifest(
+        name=name,
+        embedding_model=embedding_model,
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+    )
+    return Collection(manifest, VectorIndex(lazy_embeddings(embedding_model)))
+
+
+def _load(name: str, version: Path) -> Collection:
+    from agent_app.retrieval.vector_store import VectorIndex
+
+    manifest = _read_manifest(name, version)
+    try:
+        vectors = VectorIndex.load(version, lazy_embeddings(manifest.embedding_model), storage.collections_root())
+    except Exception as exc:  # faiss, pickle and OS errors all mean the same to the user
+        raise _corrupt(name, f"cannot read the index: {type(exc).__name__}") from exc
+    if len(vectors) != manifest.chunk_count or set(vectors.ids()) != _manifest_ids(manifest):
+        raise _corrupt(name, "the index and its manifest disagree")
+    return Collection(manifest, vectors)
+
+
+def _read_manifest(name: str, version: Path) -> Manifest:
+    try:
+        manifest = Manifest.model_validate_json((version / MANIFEST_FILE).read_bytes())
+    except (OSError, ValidationError) as exc:
+        raise _corrupt(name, "its manifest is missing or unreadable") from exc
+    if manifest.name != name:
+        raise _corrupt(name, f"its manifest belongs to {manifest.name!r}")
+    return manifest
+
+
+def _manifest_ids(manifest: Manifest) -> set[str]:
+    return {chunk_id for record in manifest.files.values() for chunk_id in record.chunk_ids}
+
+
+def _corrupt(name: str, why: str) -> IndexCorruptError:
+    return IndexCorruptError(
+        f"the index of collection {name!r} is damaged ({why})",
+        hint=f"rebuild it: {ingest_command(name, rebuild=True)}",
+    )
+
+
+def drop_collection(name: str) -> bool:
+    """Delete a collection and its files; False if it did not exist."""
+    folder = storage.collection_dir(name)
+    if not folder.exists():
+        return False
+    shutil.rmtree(folder)
+    return True
+
+
+class FileInfo(BaseModel):
+    path: str
+    chunks: int
+    ingested_at: str
+
+
+class CollectionInfo(BaseModel):
+    """What `/kb` shows about one collection."""
+
+    name: str
+    embedding_model: str | None = None
+    files: list[FileInfo] = []
+    chunk_count: int = 0
+    updated_at: str | None = None
+    error: str | None = None  # set when the collection cannot be read
+
+    @property
+    def file_count(self) -> int:
+        return len(self.files)
+
+
+def describe_collections() -> list[CollectionInfo]:
+    """Every collection with its files, chunk counts and embedding model (reads manifests only)."""
+    infos = []
+    for name in storage.collection_names():
+        try:
+            version = storage.current_version(storage.collection_dir(name))
+            manifest = _read_manifest(name, version) if version else None
+        except IndexCorruptError as exc:
+            infos.append(CollectionInfo(name=name, error=str(exc)))
+            continue
+        if manifest is None:
+            continue
+        files = [
+            FileInfo(path=path, chunks=len(r.chunk_ids), ingested_at=r.ingested_at)
+            for path, r in sorted(manifest.files.items())
+        ]
+        infos.append(
+            CollectionInfo(
+                name=name,
+                embedding_model=manifest.embedding_model,
+                files=files,
+                chunk_count=manifest.chunk_count,
+                updated_at=manifest.updated_at,
+            )
+        )
+    return infos

@@ -1,0 +1,90 @@
+"""Choosing the embedding model from the `embeddings` setting, and naming it.
+
+The name is stored with each collection: vectors from different models are not comparable,
+so a collection is always searched with the model that built it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from agent_app.embeddings import BUNDLED_EMBEDDING_MODEL
+from agent_app.retrieval.errors import RetrievalError
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+
+def embedding_model_name(spec: str) -> str:
+    """The name recorded in a collection: 'bundled:all-MiniLM-L6-v2' or 'openai:<model>'."""
+    return f"bundled:{BUNDLED_EMBEDDING_MODEL}" if spec == "bundled" else spec
+
+
+def load_embeddings(name: str) -> Embeddings:
+    """The embedding model for a setting ('bundled', 'openai:<model>') or a recorded name."""
+    from agent_app import embeddings
+
+    if name in ("bundled", f"bundled:{BUNDLED_EMBEDDING_MODEL}"):
+        return embeddings.bundled_embeddings()
+    if name.startswith("openai:"):
+        try:
+            return embeddings.openai_embeddings(name.split(":", 1)[1])
+        except Exception as exc:  # typically a missing key; the client's message says which
+            raise RetrievalError(
+                f"cannot use OpenAI embeddings ({exc})",
+                hint="set OPENAI_API_KEY, or use retrieval.embeddings: bundled in a new collection",
+            ) from exc
+    raise RetrievalError(
+        f"unknown embedding model {name!r}",
+        hint="use 'bundled' or 'openai:<model>' in the retrieval.embeddings setting",
+    )
+
+
+def lazy_embeddings(name: str) -> Embeddings:
+    """An Embeddings that loads the model on first use: opening a collection to list or remove
+    files must not cost the ~3 s model load."""
+    from langchain_core.embeddings import Embeddings
+
+    class LazyEmbeddings(Embeddings):
+        def __init__(self) -> None:
+            self.model_name = name
+            self._model: Embeddings | None = None
+
+        @property
+        def model(self) -> Embeddings:
+            if self._model is None:
+                self._model = load_embeddings(name)
+            return self._model
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return self.model.embed_documents(texts)
+
+        def embed_query(self, text: str) -> list[float]:
+            return self.model.embed_query(text)
+
+    return LazyEmbeddings()
+
+
+@contextmanager
+def single_torch_thread() -> Iterator[None]:
+    """Run a tiny torch computation (one query embedding) on one intra-op thread.
+
+    Measured on the 2-core target: one short query takes about 5 ms on 2 threads and 6 ms on
+    1 thread when the machine is idle, but about 500 ms on 2 threads while another process keeps
+    one core busy (the second thread is descheduled and the first waits for it), against 6-7 ms
+    on 1 thread. Switching costs about 10 µs. Not for use while another thread of this process
+    runs torch work (the setting is process-wide); retrieval runs between generations.
+    """
+    torch = sys.modules.get("torch")  # only if a local model already loaded torch
+    if torch is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

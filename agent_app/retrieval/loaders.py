@@ -1,0 +1,219 @@
+"""Reading one file into text sections, by type: .txt, .md, .pdf, .html, .csv, .json.
+
+Each section remembers where its text came from (PDF page, or the source line of every text
+line) so that chunks can be cited. Files that cannot be read raise `UnreadableFile` with a
+short reason; the caller reports it and carries on with the other files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+from agent_app.retrieval.decoding import BinaryFileError, decode_text
+
+
+class UnreadableFile(Exception):
+    """A file that is skipped; the message is the reason shown to the user."""
+
+
+@dataclass
+class Section:
+    """A run of text from one file: a whole text file, or one PDF page."""
+
+    text: str
+    kind: str = "text"  # "text" or "markdown": picks the splitter
+    page: int | None = None  # 1-based PDF page
+    line_numbers: list[int] | None = None  # source line (1-based) of each line of `text`
+
+    def lines_of(self, start: int, end: int) -> tuple[int, int] | None:
+        """Source line range of the characters text[start:end], if known."""
+        if self.line_numbers is None:
+            return None
+        first = self.text.count("\n", 0, start)
+        last = first + self.text.count("\n", start, max(start, end - 1))
+        return self.line_numbers[first], self.line_numbers[min(last, len(self.line_numbers) - 1)]
+
+
+def load_sections(path: Path, data: bytes) -> list[Section]:
+    """Parse the bytes of `path` by its suffix. Raises UnreadableFile."""
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        sections = _pdf(data)
+    else:
+        try:
+            text, _encoding = decode_text(data)
+        except BinaryFileError as exc:
+            raise UnreadableFile(str(exc)) from None
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if suffix in (".md", ".markdown"):
+            sections = [_numbered(text, kind="markdown")]
+        elif suffix in (".html", ".htm"):
+            sections = [_html(text)]
+        elif suffix == ".csv":
+            sections = [_csv(text)]
+        elif suffix == ".json":
+            sections = [_json(text)]
+        elif suffix == ".txt":
+            sections = [_numbered(text)]
+        else:
+            raise UnreadableFile(f"unsupported file type {suffix or '(none)'}")
+    sections = [s for s in sections if s.text.strip()]
+    if not sections:
+        raise UnreadableFile("no text found" + (" (scanned PDF?)" if suffix == ".pdf" else ""))
+    return sections
+
+
+def _numbered(text: str, kind: str = "text") -> Section:
+    return Section(text, kind=kind, line_numbers=list(range(1, text.count("\n") + 2)))
+
+
+def _pdf(data: bytes) -> list[Section]:
+    with _quiet_logger("pypdf"):
+        return _pdf_pages(data)
+
+
+@contextmanager
+def _quiet_logger(name: str) -> Iterator[None]:
+    # pypdf logs a warning for every oddity of a damaged file; the skip reason says enough, and
+    # stray log lines would break the CLI's progress bar.
+    logger = logging.getLogger(name)
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+def _pdf_pages(data: bytes) -> list[Section]:
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            # Many PDFs are encrypted only against editing and open with an empty password.
+            try:
+                opened = reader.decrypt("")
+            except Exception:
+                opened = 0
+            if not opened:
+                raise UnreadableFile("encrypted PDF (needs a password)")
+        return [Section(page.extract_text() or "", page=number) for number, page in enumerate(reader.pages, start=1)]
+    except UnreadableFile:
+        raise
+    except Exception as exc:  # pypdf raises many types for damaged files
+        raise UnreadableFile(f"corrupt or unsupported PDF ({type(exc).__name__})") from None
+
+
+def _json(text: str) -> Section:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UnreadableFile(f"invalid JSON at line {exc.lineno}") from None
+    lines = text.split("\n")
+    if len(text) / len(lines) <= 200:  # already formatted: keep it, so line numbers are real
+        return _numbered(text)
+    # Minified JSON: pretty-print so the splitter finds line breaks; lines are no longer the file's.
+    return Section(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _csv(text: str) -> Section:
+    """Rows as "column: value | column: value" lines, each mapped to its line in the file."""
+    sample = text[:4096]
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    out: list[str] = []
+    numbers: list[int] = []
+    header: list[str] | None = None
+    line = 1
+    try:
+        for row in reader:
+            row_line, line = line, reader.line_num + 1
+            if not any(cell.strip() for cell in row):
+                continue
+            if header is None:
+                header = [cell.strip() for cell in row]
+                out.append(" | ".join(header))
+            elif len(row) == len(header):
+                out.append(" | ".join(f"{h}: {v.strip()}" for h, v in zip(header, row, strict=True)))
+            else:
+                out.append(" | ".join(cell.strip() for cell in row))
+            numbers.append(row_line)
+    except csv.Error as exc:
+        raise UnreadableFile(f"invalid CSV at line {reader.line_num} ({exc})") from None
+    return Section("\n".join(out), line_numbers=numbers)
+
+
+def _html(text: str) -> Section:
+    parser = _TextExtractor()
+    try:
+        parser.feed(text)
+        parser.close()
+    except Exception as exc:  # html.parser is lenient; this is a last resort
+        raise UnreadableFile(f"cannot parse HTML ({exc})") from None
+    parser.flush()
+    return Section("\n".join(parser.lines), line_numbers=parser.line_numbers)
+
+
+class _TextExtractor(HTMLParser):
+    """Visible text of an HTML page, one output line per block, each with its source line."""
+
+    _HIDDEN = frozenset({"script", "style", "noscript", "template", "svg", "head"})
+    _BLOCK_LIST = (
+        "address article aside blockquote br dd div dl dt figcaption figure footer form h1 h2 h3 "
+        "h4 h5 h6 header hr li main nav ol p pre section table td th tr ul title"
+    )
+    _BLOCKS = frozenset(_BLOCK_LIST.split())
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = []
+        self.line_numbers: list[int] = []
+        self._parts: list[str] = []
+        self._start_line = 1
+        self._hidden_depth = 0
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title":
+            self._in_title = True
+        elif tag in self._HIDDEN:
+            self._hidden_depth += 1
+        if tag in self._BLOCKS:
+            self.flush()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        elif tag in self._HIDDEN and self._hidden_depth:
+            self._hidden_depth -= 1
+        if tag in self._BLOCKS:
+            self.flush()
+
+    def handle_data(self, data: str) -> None:
+        if self._hidden_depth and not self._in_title:
+            return
+        if not self._parts:
+            if not data.strip():
+                return
+            leading = data[: len(data) - len(data.lstrip())]
+            self._start_line = self.getpos()[0] + leading.count("\n")
+        self._parts.append(data)
+
+    def flush(self) -> None:
+        text = " ".join("".join(self._parts).split())
+        if text:
+            self.lines.append(text)
+            self.line_numbers.append(self._start_line)
+        self._parts = []

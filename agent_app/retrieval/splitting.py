@@ -1,0 +1,110 @@
+"""Cutting sections into chunks with LangChain's RecursiveCharacterTextSplitter.
+
+The separators try paragraph, line and sentence breaks before words and characters, including
+Japanese sentence and clause ends (。！？、) so that text without spaces still splits at natural
+points. Markdown uses LangChain's Markdown separators (headings, code fences, rules) first, and
+each chunk carries the heading path it sits under.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langchain_text_splitters import TextSplitter
+
+    from agent_app.retrieval.loaders import Section
+
+# Lookbehinds keep the punctuation at the end of its sentence rather than starting the next chunk.
+_SENTENCE_SEPARATORS = [
+    r"(?<=[。！？])",
+    r"(?<=[.!?])\s+",
+    r"(?<=[、，；])",
+    r"(?<=[,;:])\s+",
+]
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+_FENCE = re.compile(r"^(```|~~~)", re.MULTILINE)
+
+
+@dataclass
+class Chunk:
+    """A piece of text to embed, with its citation metadata."""
+
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    headings: str = ""  # "Guide > Install" for Markdown, included in what is embedded
+
+    @property
+    def embedding_text(self) -> str:
+        """What the vector and keyword indexes see: the heading path gives context to short chunks."""
+        if self.headings and not self.text.lstrip().startswith("#"):
+            return f"{self.headings}\n{self.text}"
+        return self.text
+
+
+def split_sections(sections: list[Section], chunk_size: int, chunk_overlap: int) -> list[Chunk]:
+    """Split every section; metadata holds page or start_line/end_line, and chunk_index."""
+    chunks: list[Chunk] = []
+    for section in sections:
+        splitter = _splitter(section.kind, chunk_size, chunk_overlap)
+        headings = _heading_index(section.text) if section.kind == "markdown" else []
+        for doc in splitter.create_documents([section.text]):
+            start = doc.metadata["start_index"]
+            metadata: dict[str, Any] = {}
+            if section.page is not None:
+                metadata["page"] = section.page
+            lines = section.lines_of(start, start + len(doc.page_content))
+            if lines:
+                metadata["start_line"], metadata["end_line"] = lines
+            path = _heading_path(headings, start)
+            if path:
+                metadata["headings"] = path
+            chunks.append(Chunk(doc.page_content, metadata, path))
+    for number, chunk in enumerate(chunks):
+        chunk.metadata["chunk_index"] = number
+    return chunks
+
+
+@lru_cache(maxsize=8)
+def _splitter(kind: str, chunk_size: int, chunk_overlap: int) -> TextSplitter:
+    from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
+
+    if kind == "markdown":
+        base = RecursiveCharacterTextSplitter.get_separators_for_language(Language.MARKDOWN)
+        # Markdown's list is regex-ready and ends with ["\n", " ", ""]: put sentences before words.
+        at = base.index(" ")
+        separators = [*base[:at], *_SENTENCE_SEPARATORS, *base[at:]]
+    else:
+        separators = ["\n\n", "\n", *_SENTENCE_SEPARATORS, " ", ""]
+    return RecursiveCharacterTextSplitter(
+        separators=separators,
+        is_separator_regex=True,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        add_start_index=True,  # lets chunks be mapped back to line numbers
+    )
+
+
+def _heading_index(text: str) -> list[tuple[int, int, str]]:
+    """(offset, level, title) of every ATX heading outside fenced code blocks."""
+    fences = [m.start() for m in _FENCE.finditer(text)]
+    out = []
+    for match in _HEADING.finditer(text):
+        inside_code = sum(1 for f in fences if f < match.start()) % 2 == 1
+        if not inside_code:
+            out.append((match.start(), len(match.group(1)), match.group(2).strip()))
+    return out
+
+
+def _heading_path(headings: list[tuple[int, int, str]], offset: int) -> str:
+    stack: list[tuple[int, str]] = []
+    for start, level, title in headings:
+        if start > offset:
+            break
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, title))
+    return " > ".join(title for _, title in stack)

@@ -1,0 +1,124 @@
+"""Where collections live on disk, and replacing an index atomically.
+
+Layout: <data dir>/collections/<name>/CURRENT names the live version folder (v<time>-<id>/),
+which holds the FAISS files and the manifest. A save writes a complete new version folder,
+fsyncs it, and only then swaps CURRENT with os.replace (atomic). A crash at any point leaves
+CURRENT naming the previous, complete version; leftovers are cleaned up by the next save.
+(A folder cannot be atomically replaced by another non-empty one on POSIX, hence the pointer.)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from agent_app import paths
+from agent_app.retrieval.errors import IndexCorruptError, InvalidCollectionNameError, ingest_command
+from agent_app.retrieval.names import check_collection_name
+
+POINTER_FILE = "CURRENT"
+_VERSION_NAME = re.compile(r"^v\d+-[0-9a-f]{8}$")
+
+
+def collections_root() -> Path:
+    """The folder holding every collection (inside the app's data folder)."""
+    return paths.data_dir() / "collections"
+
+
+def collection_dir(name: str) -> Path:
+    """The folder of collection `name`; raises InvalidCollectionNameError for unsafe names."""
+    try:
+        check_collection_name(name)
+    except ValueError as exc:
+        raise InvalidCollectionNameError(str(exc)) from None
+    return collections_root() / name
+
+
+def collection_names() -> list[str]:
+    """Names of the collections that have a live version."""
+    root = collections_root()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / POINTER_FILE).is_file())
+
+
+def current_version(folder: Path) -> Path | None:
+    """The live version folder of a collection, or None if it was never saved."""
+    pointer = folder / POINTER_FILE
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError):
+        name = ""
+    version = folder / name
+    if not _VERSION_NAME.match(name) or not version.is_dir():
+        raise IndexCorruptError(
+            f"collection {folder.name!r} is damaged ({POINTER_FILE} names no saved index)",
+            hint=f"rebuild it: {ingest_command(folder.name, rebuild=True)}",
+        )
+    return version
+
+
+def write_version(folder: Path, write: Callable[[Path], None]) -> Path:
+    """Call `write(tmp_folder)`, then make that folder the live version atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = uuid.uuid4().hex[:8]
+    staging = folder / f".tmp-{suffix}"
+    final = folder / f"v{time.time_ns()}-{suffix}"
+    staging.mkdir()
+    switched = False
+    try:
+        write(staging)
+        for file in staging.iterdir():
+            _fsync_file(file)
+        _fsync_dir(staging)
+        os.rename(staging, final)
+        _fsync_dir(folder)
+        _point_to(folder, final.name)
+        switched = True
+        _fsync_dir(folder)
+    finally:
+        if not switched:  # the previous version stays live; drop the half-written one
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(final, ignore_errors=True)
+    remove_stale_versions(folder)
+    return final
+
+
+def remove_stale_versions(folder: Path) -> None:
+    """Delete every version folder and staging leftover except the live one."""
+    live = current_version(folder)
+    for entry in folder.iterdir():
+        if entry.is_dir() and entry != live and entry.name.startswith((".tmp-", "v")):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _point_to(folder: Path, version_name: str) -> None:
+    tmp = folder / f"{POINTER_FILE}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(version_name + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, folder / POINTER_FILE)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    # Makes the rename itself durable; not possible (nor needed) on Windows.
+    if os.name == "nt":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
