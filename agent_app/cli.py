@@ -34,6 +34,8 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                    help="prompt template: a name from prompts/ or your template folders, or a YAML file")
     g.add_argument("--var", action="append", default=default, metavar="KEY=VALUE",
                    help="template variable, repeatable (like /set KEY VALUE in the chat)")
+    g.add_argument("-c", "--collection", default=default, metavar="NAME",
+                   help="document collection for ingest and the rag template (default: 'default')")
     g.add_argument("-v", "--verbose", action="store_true", default=default,
                    help="show model, tool and retrieval events live beside the answer")
     g.add_argument("--threads", type=int, default=default, metavar="N", help="torch threads for the local model")
@@ -87,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question", nargs="*", help="the question; read from stdin when omitted")
     ask.add_argument("--json", action="store_true",
                      help="print answer, model, token usage and timings as JSON")
+    ingest = sub("ingest", "add files and folders to a document collection (for --template rag)", run_ingest)
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help=".txt .md .pdf .html .csv .json files or folders")
+    ingest.add_argument("--include", action="append", metavar="GLOB", help="only files matching (repeatable)")
+    ingest.add_argument("--exclude", action="append", metavar="GLOB", help="skip matching files (repeatable)")
+    ingest.add_argument("--rebuild", action="store_true", help="re-embed everything (e.g. after an index error)")
+    ingest.add_argument("--json", action="store_true", help="print the report as JSON")
     logs = sub("logs", "print the event log human-readable", run_logs)
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new events (a running chat's)")
     logs.add_argument("--json", action="store_true", help="print the raw JSON lines")
@@ -128,7 +136,7 @@ def _session(args: argparse.Namespace, settings, *, console=None, store=None, pr
                                   on_warning=lambda msg: print(f"warning: {msg}", file=sys.stderr))
     return ChatSession(settings, model=settings.model, template=args.template, variables=_vars(args.var),
                        params=params, system_prompt=args.system, store=store, monitoring=monitoring,
-                       progress=progress)
+                       progress=progress, collection=args.collection)
 
 
 def _vars(items: list[str] | None) -> dict[str, str]:
@@ -225,6 +233,24 @@ def run_ask(args: argparse.Namespace) -> int:
     finally:
         if session.monitoring:
             session.monitoring.close()
+    return 0
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    import json
+
+    from agent_app.chat.knowledge import ingest_with_progress
+
+    settings = _settings(args)
+    if args.include:
+        settings.retrieval.include = args.include
+    if args.exclude:
+        settings.retrieval.exclude = [*settings.retrieval.exclude, *args.exclude]
+    console = _console(stderr=args.json)
+    report = ingest_with_progress(args.paths, console, collection=args.collection, settings=settings.retrieval,
+                                  rebuild=args.rebuild)
+    if args.json:
+        print(json.dumps(report.model_dump(), ensure_ascii=False, indent=2))
     return 0
 
 

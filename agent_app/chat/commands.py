@@ -217,3 +217,48 @@ def _stats(ui: ChatUI, arg: str) -> None:
     if ui.session.monitoring is None:
         raise ConfigError("statistics are not available in this chat")
     ui.console.print(format_stats(ui.session.monitoring.stats, load_prices()), highlight=False)
+
+
+# -- documents --------------------------------------------------------------------------------
+@command("ingest", "PATH ...", "add files or folders to the current document collection")
+def _ingest(ui: ChatUI, arg: str) -> None:
+    import shlex
+
+    from agent_app.chat.knowledge import ingest_with_progress
+
+    if not arg:
+        raise ConfigError("give files or folders: /ingest ~/notes docs/manual.pdf")
+    ingest_with_progress(shlex.split(arg), ui.console, collection=ui.session.collection,
+                         settings=ui.session.settings.retrieval)
+    ui.session.documents_changed()
+
+
+@command("kb", "[remove PATH | use NAME]", "show document collections; remove a file; switch collection")
+def _kb(ui: ChatUI, arg: str) -> None:
+    from agent_app.chat.knowledge import print_report, show_collections
+
+    action, _, rest = arg.partition(" ")
+    if action == "remove" and rest.strip():
+        import shlex
+
+        from agent_app.retrieval import remove
+
+        print_report(remove(shlex.split(rest), collection=ui.session.collection,
+                            settings=ui.session.settings.retrieval), ui.console)
+        ui.session.documents_changed()
+    elif action == "use" and rest.strip():
+        ui.session.collection = rest.strip()
+        ui.info(f"collection: {ui.session.collection}")
+    elif action:
+        raise ConfigError("use /kb, /kb remove PATH or /kb use NAME")
+    else:
+        show_collections(ui.console)
+        ui.info(f"current collection: {ui.session.collection}")
+
+
+@command("sources", help="where the last answer's passages came from")
+def _sources(ui: ChatUI, arg: str) -> None:
+    from agent_app.chat.knowledge import show_sources
+
+    turn = ui.session.last_turn
+    show_sources(turn.sources if turn else [], ui.console)

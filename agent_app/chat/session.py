@@ -50,6 +50,8 @@ class TurnResult:
     warnings: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     """What a chain produced beyond text (votes, reasoning, parsed data, ...)."""
+    sources: list[Any] = field(default_factory=list)
+    """Retrieved passages the answer could cite (`agent_app.retrieval.Source`)."""
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -70,6 +72,8 @@ class TurnResult:
         }
         if self.details:
             data["details"] = self.details
+        if self.sources:
+            data["sources"] = [s.model_dump(exclude_none=True) for s in self.sources]
         return data
 
 
@@ -82,6 +86,11 @@ class _TurnWatcher(BaseCallbackHandler):
 
     def __init__(self, turn: TurnResult) -> None:
         self.turn = turn
+
+    def on_retriever_end(self, documents: Any, **kwargs: Any) -> None:
+        from agent_app.retrieval import sources_from_documents
+
+        self.turn.sources = sources_from_documents(documents)
 
     def on_llm_end(self, response: Any, **kwargs: Any) -> None:
         self.turn.model_calls += 1
@@ -108,7 +117,7 @@ class ChatSession:
     def __init__(self, settings: Settings, *, model: str | None = None, template: str | None = None,
                  variables: dict[str, str] | None = None, params: GenerationParams | None = None,
                  system_prompt: str | None = None, store: ConversationStore | None = None,
-                 monitoring: Monitoring | None = None,
+                 monitoring: Monitoring | None = None, collection: str | None = None,
                  progress: Callable[[str], None] | None = None) -> None:
         from agent_app.templates import TemplateRegistry
 
@@ -120,6 +129,8 @@ class ChatSession:
         self.template_name = template or settings.templates.default_template
         self.variables: dict[str, str] = {**settings.templates.vars, **(variables or {})}
         self.system_prompt = system_prompt
+        self.collection = collection or settings.retrieval.default_collection
+        """The document collection retrieval templates (rag) search."""
         self.store = store
         self.conversation: Conversation | None = None
         self.monitoring = monitoring
@@ -244,15 +255,24 @@ class ChatSession:
             raise TemplateError(f"invalid variable name {name!r}: use letters, digits and _")
         self.variables[name] = value
 
+    def documents_changed(self) -> None:
+        """The collection was re-ingested: build the retrieval chain afresh next turn."""
+        self._chain_key = None
+
     def _chain_for(self, template: Template) -> Any:
         from chains import build_chain
 
-        key = (id(template), id(self.model), self.params.model_dump_json(), self.system_prompt)
+        key = (id(template), id(self.model), self.params.model_dump_json(), self.system_prompt, self.collection)
         if key != self._chain_key:
             if self.system_prompt and template.mode == "chat":
                 template = template.model_copy(update={"system": self.system_prompt})
             llm = self._completion_model() if template.mode == "completion" else None
-            self._chain = build_chain(template, self.model, llm, params=self.params)
+            extras = {}
+            if template.kind == "retrieval":
+                from agent_app.retrieval import get_retriever
+
+                extras["retriever"] = get_retriever(self.collection, self.settings.retrieval)
+            self._chain = build_chain(template, self.model, llm, params=self.params, **extras)
             self._chain_key = key
         return self._chain
 

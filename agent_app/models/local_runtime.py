@@ -109,6 +109,9 @@ class LocalRuntime:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
 
+        from agent_app.models.hf import quiet_transformers
+
+        quiet_transformers()
         if threads:
             torch.set_num_threads(threads)
         self.threads = torch.get_num_threads()

@@ -1,0 +1,79 @@
+"""The user's documents in the terminal: ingest with a progress bar, `/kb`, `/sources`.
+
+Shared by `python main.py ingest` and the chat's `/ingest`, so both show the same progress and
+the same report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from agent_app.retrieval import IngestReport, RetrievalSettings, Source
+
+
+def ingest_with_progress(paths: Sequence[str], console: Console, *, collection: str | None,
+                         settings: RetrievalSettings, rebuild: bool = False) -> IngestReport:
+    """Ingest `paths`, showing files and chunks as they are processed."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from agent_app.models.hf import quiet_transformers
+    from agent_app.retrieval import ingest
+
+    quiet_transformers()  # its own loading bars would tear the progress display
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        files = progress.add_task("files", total=None)
+        chunks = progress.add_task("chunks embedded", total=None)
+
+        def report(p) -> None:
+            progress.update(files, completed=p.files_done, total=p.files_total or None,
+                            description=f"{p.stage} files")
+            progress.update(chunks, completed=p.chunks_done, total=p.chunks_total or None)
+
+        result = ingest(list(paths), collection=collection, settings=settings, progress=report, rebuild=rebuild)
+    print_report(result, console)
+    return result
+
+
+def print_report(report: IngestReport, console: Console) -> None:
+    console.print(report.summary(), highlight=False)
+    for skipped in report.skipped:
+        console.print(f"[yellow]skipped[/yellow] {skipped.path}: {skipped.reason}", highlight=False)
+    for note in report.notes:
+        console.print(f"[dim]{note}[/dim]", highlight=False)
+
+
+def show_collections(console: Console) -> None:
+    """`/kb`: collections, their files and chunks, and the embedding model."""
+    from rich.table import Table
+
+    from agent_app.retrieval import describe_collections
+
+    infos = describe_collections()
+    if not infos:
+        console.print("no documents yet: python main.py ingest PATH (or /ingest PATH)", highlight=False)
+        return
+    table = Table(box=None, padding=(0, 2))
+    for col in ("collection", "files", "chunks", "embeddings", "updated"):
+        table.add_column(col)
+    for info in infos:
+        if info.error:
+            table.add_row(info.name, "", "", "", f"[red]{info.error}[/red]")
+            continue
+        table.add_row(info.name, str(info.file_count), str(info.chunk_count), info.embedding_model or "",
+                      (info.updated_at or "")[:16])
+    console.print(table)
+
+
+def show_sources(sources: Sequence[Source], console: Console) -> None:
+    """`/sources`: file, page or lines, and a snippet for each passage of the last answer."""
+    if not sources:
+        console.print("the last answer used no documents", highlight=False)
+        return
+    for source in sources:
+        snippet = " ".join(source.snippet.split())[:160]
+        console.print(f"[bold][{source.index}][/bold] {source.label}\n    [dim]{snippet}[/dim]", highlight=False)
