@@ -1,0 +1,85 @@
+"""`build_agent`: the right agent for a model (native tool calling or ReAct, constrained or not)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from agent_app.agent.settings import AgentMode, AgentSettings
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+    from langchain_core.tools import BaseTool
+
+    from agent_app.agent.protocol import Agent
+
+# OpenAI model families known to call tools natively; other names (a local server's "smollm2")
+# get the ReAct loop, which works with any model.
+_TOOL_CALLING_NAMES = re.compile(r"^(gpt-[3-9]|gpt-\d|o\d|chatgpt)", re.IGNORECASE)
+
+
+def choose_mode(model: Any, mode: AgentMode = "auto") -> Literal["react", "native"]:
+    """`native` for OpenAI models whose names suggest tool support, `react` otherwise."""
+    if mode != "auto":
+        return mode
+    from langchain_openai import ChatOpenAI
+
+    if isinstance(model, ChatOpenAI) and _TOOL_CALLING_NAMES.match(str(model.model_name or "")):
+        return "native"
+    return "react"
+
+
+def is_local_chat(model: Any) -> bool:
+    """A model whose prompt text we render and whose runtime we can score with."""
+    return hasattr(model, "runtime") and callable(getattr(model, "render", None)) and hasattr(model, "llm")
+
+
+def build_agent(model: Any, tools: Sequence[BaseTool], *, settings: AgentSettings | None = None,
+                mode: AgentMode | None = None, embeddings: Embeddings | Literal["bundled"] | None = "bundled"
+                ) -> Agent:
+    """An agent over `model` (chat or completion) with `tools`.
+
+    `mode` overrides `settings.mode`. `embeddings` picks the ReAct examples by similarity and
+    gives the local model's routing prior ("bundled": MiniLM, loaded on first use; None: the
+    first examples of each kind, no prior).
+    """
+    settings = settings or AgentSettings()
+    chosen = choose_mode(model, mode or settings.mode)
+    if chosen == "native":
+        from agent_app.agent.native import NativeAgent
+
+        return NativeAgent(model, tools, settings)
+    from langchain_core.language_models import BaseChatModel
+
+    from agent_app.agent.policies import LocalPolicy, TextPolicy
+    from agent_app.agent.prompting import ReActPrompt
+    from agent_app.agent.react import ReActAgent
+    from agent_app.agent.routing import ExampleRouter
+    from agent_app.agent.template import load_react_template
+
+    constrained = settings.constrained and is_local_chat(model)
+    thoughts = settings.thoughts if settings.thoughts is not None else not constrained
+    prompt = ReActPrompt(load_react_template(settings.template), tools, thoughts=thoughts)
+    if embeddings == "bundled":
+        embeddings = _LazyBundledEmbeddings()
+    router = ExampleRouter(prompt.examples, embeddings)
+    policy = (LocalPolicy(model, prompt, settings) if constrained
+              else TextPolicy(model, prompt, settings, chat=isinstance(model, BaseChatModel)))
+    return ReActAgent(policy, prompt, tools, router, settings)
+
+
+class _LazyBundledEmbeddings:
+    """The bundled MiniLM, loaded at the first question (about 3 s), not when the agent is built."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._model().embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._model().embed_query(text)
+
+    @staticmethod
+    def _model() -> Embeddings:
+        from agent_app.embeddings import bundled_embeddings
+
+        return bundled_embeddings()

@@ -1,0 +1,131 @@
+"""Native tool calling: `langchain.agents.create_agent` for models that return real tool calls.
+
+The graph's stream is translated into the same events as the ReAct loop. The step limit is the
+graph's recursion limit (a model call and a tool call per step); when it is hit, the model is
+asked once more, without tools, for its best answer from the conversation so far.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from agent_app.agent.events import (
+    AgentEvent,
+    AgentResult,
+    AgentStep,
+    Finished,
+    Observation,
+    StepStarted,
+    ToolCall,
+)
+from agent_app.agent.runs import agent_run, result_of
+from agent_app.agent.settings import AgentSettings
+from agent_app.agent.streaming import AnswerEmitter
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import BaseMessage
+    from langchain_core.runnables import RunnableConfig
+    from langchain_core.tools import BaseTool
+
+NATIVE_SYSTEM_PROMPT = (
+    "You are a helpful assistant. Use the tools when they help: calculator for arithmetic, "
+    "web_search for facts you are not sure of, weather for current weather. Answer briefly."
+)
+FORCED_ANSWER = "No more tool calls are possible. Give your best final answer now from what you know."
+
+
+class NativeAgent:
+    """A tool-calling agent built with `create_agent`; same API as `ReActAgent`."""
+
+    mode = "native"
+
+    def __init__(self, model: BaseChatModel, tools: Sequence[BaseTool], settings: AgentSettings,
+                 system_prompt: str | None = NATIVE_SYSTEM_PROMPT) -> None:
+        from langchain.agents import create_agent
+
+        self.model, self.settings = model, settings
+        self.graph = create_agent(model, list(tools), system_prompt=system_prompt)
+        self.system_prompt = system_prompt
+
+    def invoke(self, input: str, history: Sequence[BaseMessage] = (), config: RunnableConfig | None = None
+               ) -> AgentResult:
+        return result_of(self.stream(input, history, config=config))
+
+    def stream(self, input: str, history: Sequence[BaseMessage] = (), *, config: RunnableConfig | None = None
+               ) -> Iterator[AgentEvent]:
+        with agent_run(config, input, self.mode) as run:
+            result = yield from self._run(input, history, run.config)
+            run.result = result
+        yield Finished(result)
+
+    def _run(self, question: str, history: Sequence[BaseMessage], config: RunnableConfig
+             ) -> Generator[AgentEvent, None, AgentResult]:
+        from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
+        from langgraph.errors import GraphRecursionError
+
+        started = time.monotonic()
+        messages: list[BaseMessage] = [*history, HumanMessage(question)]
+        steps: list[AgentStep] = []
+        calls: dict[str, tuple[str, str, int]] = {}  # tool_call_id -> (tool, input, step index)
+        emitter = AnswerEmitter()
+        answer = ""
+        # Each step is a model call and a tool call; one more model call writes the answer.
+        limit = {**config, "recursion_limit": 2 * self.settings.max_steps + 1}
+        yield StepStarted(1)
+        try:
+            for kind, data in self.graph.stream({"messages": messages}, config=limit,
+                                                stream_mode=["messages", "updates"]):
+                if kind == "messages":
+                    chunk, meta = data
+                    if isinstance(chunk, AIMessageChunk) and meta.get("langgraph_node") == "model" and chunk.text:
+                        yield from emitter.feed(chunk.text)
+                    continue
+                for node, update in data.items():
+                    for message in (update or {}).get("messages", []) if isinstance(update, dict) else []:
+                        messages.append(message)
+                        if isinstance(message, AIMessage) and message.tool_calls:
+                            for call in message.tool_calls:
+                                index = len(calls) + 1
+                                text = _input_text(call["args"])
+                                calls[call["id"] or str(index)] = (call["name"], text, index)
+                                if index > 1:
+                                    yield StepStarted(index)
+                                yield ToolCall(call["name"], text, index)
+                        elif isinstance(message, AIMessage) and node == "model":
+                            answer = message.text
+                        elif isinstance(message, ToolMessage):
+                            fallback = (message.name or "", "", len(steps) + 1)
+                            tool, text, index = calls.get(message.tool_call_id, fallback)
+                            error = message.status == "error"
+                            yield Observation(message.text, tool, index, error)
+                            steps.append(AgentStep(tool, text, message.text, error))
+        except GraphRecursionError:
+            # Drop a last tool request that never got its answer: APIs reject such a history.
+            while messages and isinstance(messages[-1], AIMessage) and messages[-1].tool_calls:
+                messages.pop()
+            yield StepStarted(len(steps) + 1)
+            forced = AnswerEmitter()
+            request = [*self._system(), *messages, HumanMessage(FORCED_ANSWER)]
+            for chunk in self.model.stream(request, config=config):
+                yield from forced.feed(chunk.text)
+            return AgentResult(forced.text, steps, time.monotonic() - started, self.mode, forced=True)
+        if answer and not emitter.text:  # a model that did not stream its answer
+            yield from emitter.feed(answer)
+        return AgentResult(answer.strip() or emitter.text, steps, time.monotonic() - started, self.mode)
+
+    def _system(self) -> list[BaseMessage]:
+        from langchain_core.messages import SystemMessage
+
+        return [SystemMessage(self.system_prompt)] if self.system_prompt else []
+
+
+def _input_text(args: Any) -> str:
+    """A tool call's arguments as the one-line input shown in steps."""
+    import json
+
+    if isinstance(args, dict) and len(args) == 1:
+        return str(next(iter(args.values())))
+    return json.dumps(args, ensure_ascii=False)

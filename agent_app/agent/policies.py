@@ -1,0 +1,240 @@
+"""How each step of the ReAct loop is decided: by reading free text, or by constrained choice.
+
+- `TextPolicy` works on any chat or completion model: the model writes its step, which is read
+  tolerantly (`parsing`); the final answer streams as it is written.
+- `LocalPolicy` drives the local transformers model: the action is chosen by scoring the valid
+  continuations (each tool name, or the final-answer marker), plus an embedding prior; only the
+  action input (one line) and the final answer are free text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agent_app.agent.events import AgentEvent, FinalAnswerToken, ThoughtToken
+from agent_app.agent.parsing import clean_input, parse_step
+from agent_app.agent.prompting import ReActPrompt, Turn
+from agent_app.agent.settings import AgentSettings
+from agent_app.agent.streaming import AnswerEmitter, ReplySplitter
+from agent_app.agent.template import NO_TOOL, Example
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+    from langchain_core.runnables import RunnableConfig
+
+
+@dataclass
+class RunState:
+    """What a policy needs to decide the next step of one question."""
+
+    question: str
+    history: Sequence[BaseMessage]
+    examples: list[Example]
+    prior: dict[str, float] | None
+    config: RunnableConfig
+    turns: list[Turn] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The next step: a tool call, a final answer (already streamed), or an unreadable reply."""
+
+    thought: str = ""
+    action: str | None = None
+    action_input: str = ""
+    answer: str | None = None
+    problem: str | None = None
+    raw: str = ""
+    scores: dict[str, float] | None = None
+    """The constrained choice's score per action (diagnostics, e.g. for the benchmark)."""
+
+
+StepGen = Generator[AgentEvent, None, Decision]
+AnswerGen = Generator[AgentEvent, None, str]
+
+
+class TextPolicy:
+    """Free-text ReAct on any chat model (`chat=True`) or completion model."""
+
+    def __init__(self, model: Any, prompt: ReActPrompt, settings: AgentSettings, *, chat: bool) -> None:
+        self.model, self.prompt, self.settings, self.chat = model, prompt, settings, chat
+
+    def next_step(self, state: RunState) -> StepGen:
+        markers = self.prompt.markers
+        splitter = ReplySplitter(markers)
+        for chunk in self._stream(self._input(state), state.config, self.settings.step_max_tokens):
+            yield from splitter.feed(chunk)
+        yield from splitter.close()
+        if not splitter.text.strip():
+            return Decision(problem="the reply was empty", raw="(empty reply)")
+        if splitter.answer.text:
+            return Decision(answer=splitter.answer.text)
+        parsed = parse_step(splitter.text, markers)
+        if parsed.final_answer:  # read by the parser but not by the streaming splitter: send it now
+            yield FinalAnswerToken(parsed.final_answer)
+            return Decision(thought=parsed.thought, answer=parsed.final_answer)
+        return Decision(thought=parsed.thought, action=parsed.action, action_input=parsed.action_input,
+                        problem=parsed.problem or ("no answer after the marker" if parsed.final_answer == ""
+                                                   else None), raw=splitter.text)
+
+    def final_answer(self, state: RunState) -> AnswerGen:
+        """Ask for the best answer from what is known (the step limit was reached)."""
+        forced = self.prompt.message("forced_answer")
+        if self.chat:
+            from langchain_core.messages import HumanMessage
+
+            messages = self._input(state)
+            last = messages[-1]
+            if last.type == "human":
+                messages[-1] = HumanMessage(f"{last.text}\n\n{forced}")
+            else:
+                messages.append(HumanMessage(forced))
+            request: Any = messages
+        else:
+            request = f"{self._input(state)}{forced}\n{self.prompt.markers.final_answer}"
+        splitter = ReplySplitter(self.prompt.markers, answer_only=True)
+        for chunk in self._stream(request, state.config, self.settings.answer_max_tokens):
+            yield from splitter.feed(chunk)
+        yield from splitter.close()
+        return splitter.answer.text
+
+    def _input(self, state: RunState) -> Any:
+        if self.chat:
+            return self.prompt.chat_messages(state.question, state.history, state.examples, state.turns, split=True)
+        return self.prompt.completion_text(state.question, state.history, state.examples, state.turns)
+
+    def _stream(self, request: Any, config: RunnableConfig, max_tokens: int) -> Iterator[str]:
+        stop = [self.prompt.markers.observation]
+        for chunk in self.model.stream(request, config=config, stop=stop, max_tokens=max_tokens):
+            text = chunk if isinstance(chunk, str) else chunk.text
+            if text:
+                yield text
+
+
+class LocalPolicy:
+    """Constrained ReAct on the local model (`LocalChatModel`): scored actions, short free text."""
+
+    def __init__(self, model: Any, prompt: ReActPrompt, settings: AgentSettings) -> None:
+        self.model, self.prompt, self.settings = model, prompt, settings
+        self.actions = [*prompt.tool_names, NO_TOOL]
+
+    def next_step(self, state: RunState) -> StepGen:
+        from agent_app.agent.scoring import score_continuations
+
+        m = self.prompt.markers
+        text = self._prompt(state)
+        thought = ""
+        if self.prompt.thoughts:
+            text += m.thought
+            pieces = []
+            for piece in self._generate(text, state, max_tokens=48):
+                pieces.append(piece)
+                yield ThoughtToken(piece)
+            thought = "".join(pieces).strip()
+            text += f" {thought}\n"
+        candidates = [f"{m.action} {name}\n" for name in self.prompt.tool_names] + [m.final_answer]
+        raw = score_continuations(self.model.runtime, text, candidates)
+        scores = dict(zip(self.actions, raw, strict=True))
+        if state.prior and not state.turns and self.settings.routing_prior:
+            # The prior is about the question, so it only speaks to the first action.
+            for action in scores:
+                scores[action] += self.settings.routing_prior * math.log(state.prior.get(action, 1e-3))
+        action = max(scores, key=lambda a: scores[a])
+        if action == NO_TOOL:
+            answer = yield from self._answer(text + m.final_answer, state)
+            return Decision(thought=thought, answer=answer, scores=scores)
+        text += f"{m.action} {action}\n{m.action_input}"
+        written = self._write_input(text, action, state)
+        # An empty input is common on a tiny model; the question itself is a usable input for
+        # every built-in tool (each one strips filler words).
+        action_input = clean_input(written) or state.question
+        return Decision(thought=thought, action=action, action_input=action_input, scores=scores)
+
+    def final_answer(self, state: RunState) -> AnswerGen:
+        answer = yield from self._answer(self._prompt(state) + self.prompt.markers.final_answer, state)
+        return answer
+
+    def _write_input(self, text: str, action: str, state: RunState) -> str:
+        """The action input: free greedy text, or copied from the question's words (see settings)."""
+        if not self.settings.copy_inputs:
+            return "".join(self._generate(text, state, max_tokens=self.settings.input_max_tokens))
+        from agent_app.agent.scoring import stream_from
+
+        allowed = copyable_tokens(self.model.runtime.tokenizer, [state.question, *(t.observation for t in state.turns)],
+                                  math=action == "calculator")
+        with llm_run(state.config, text) as done:
+            written = "".join(stream_from(self.model.runtime, text, allowed=allowed,
+                                          max_tokens=self.settings.input_max_tokens))
+            done(written)
+        return written
+
+    def _prompt(self, state: RunState) -> str:
+        messages = self.prompt.chat_messages(state.question, state.history, state.examples, split=False)
+        return self.model.render(messages) + self.prompt.scratchpad(state.turns)
+
+    def _answer(self, text: str, state: RunState) -> AnswerGen:
+        emitter = AnswerEmitter()
+        if state.turns and self.settings.copy_boost:
+            from agent_app.agent.scoring import stream_from
+
+            observations = [t.observation for t in state.turns if not t.raw]
+            with llm_run(state.config, text) as done:
+                for piece in stream_from(self.model.runtime, text, max_tokens=self.settings.answer_max_tokens,
+                                         copy_from=observations, boost_value=self.settings.copy_boost):
+                    yield from emitter.feed(piece)
+                done(emitter.text)
+        else:
+            for piece in self._generate(text, state, max_tokens=self.settings.answer_max_tokens):
+                yield from emitter.feed(piece)
+        if not emitter.text and state.turns:
+            # Nothing written: the last observation is the best answer there is.
+            yield from emitter.feed(state.turns[-1].observation)
+        return emitter.text
+
+    def _generate(self, text: str, state: RunState, *, max_tokens: int) -> Iterator[str]:
+        """One line of greedy text, through the LangChain model so callbacks see the call."""
+        yield from self.model.llm.stream(text, config=state.config, stop=["\n"], max_tokens=max_tokens,
+                                         temperature=0)
+
+
+MATH_WORDS = "+ - * / ( ) . , % ** ^ sqrt cbrt log ln exp sin cos tan pi of"
+"""What a calculator input may use besides the question's own words (no digits: numbers come
+from the question, which keeps the model from inventing operands)."""
+
+
+def copyable_tokens(tokenizer: Any, sources: Sequence[str], *, math: bool = False) -> set[int]:
+    """Token ids of the words in `sources` (as written, lower case, capitalised; with and without
+    a leading space), plus math symbols when `math`."""
+    words = set(re.findall(r"\w+|[^\w\s]+", " ".join(sources)))
+    if math:
+        words |= set(MATH_WORDS.split())
+    ids: set[int] = set()
+    for word in words:
+        for variant in {word, word.lower(), word.capitalize()}:
+            ids.update(tokenizer(variant, add_special_tokens=False)["input_ids"])
+            ids.update(tokenizer(" " + variant, add_special_tokens=False)["input_ids"])
+    return ids
+
+
+@contextmanager
+def llm_run(config: RunnableConfig, prompt: str) -> Iterator[Callable[[str], None]]:
+    """Report a generation done outside LangChain's models to the callbacks, like a model call."""
+    from langchain_core.callbacks import CallbackManager
+    from langchain_core.outputs import Generation, LLMResult
+
+    manager = CallbackManager.configure(config.get("callbacks"), inheritable_tags=config.get("tags"))
+    runs = manager.on_llm_start({"name": "constrained-input"}, [prompt], name="constrained-input")
+    out: list[str] = []
+    try:
+        yield out.append
+    except BaseException as exc:
+        for run in runs:
+            run.on_llm_error(exc)
+        raise
+    for run in runs:
+        run.on_llm_end(LLMResult(generations=[[Generation(text=out[0] if out else "")]]))

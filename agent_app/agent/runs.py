@@ -1,0 +1,54 @@
+"""The agent as one LangChain run: callbacks see an `agent` chain with the model and tool calls
+nested under it, which is what the JSONL log and the live event printer show."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from agent_app.agent.events import AgentEvent, AgentResult, Finished
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+
+
+@dataclass
+class AgentRun:
+    config: RunnableConfig
+    """The config to pass to model and tool calls (children of the agent run)."""
+    result: AgentResult | None = None
+
+
+@contextmanager
+def agent_run(config: RunnableConfig | None, question: str, mode: str) -> Iterator[AgentRun]:
+    """Open an `agent` chain run; end it with the result, or with the error that stopped it."""
+    from langchain_core.callbacks import CallbackManager
+    from langchain_core.runnables.config import ensure_config, patch_config
+
+    config = ensure_config(config)
+    manager = CallbackManager.configure(
+        config.get("callbacks"), inheritable_tags=config.get("tags"),
+        inheritable_metadata={**config.get("metadata", {}), "agent_mode": mode})
+    run_manager = manager.on_chain_start({"name": "agent"}, {"input": question},
+                                         name=config.get("run_name") or "agent")
+    run = AgentRun(patch_config(config, callbacks=run_manager.get_child()))
+    try:
+        yield run
+    except BaseException as exc:  # includes a consumer closing the stream early
+        run_manager.on_chain_error(exc)
+        raise
+    result = run.result
+    run_manager.on_chain_end({"output": result.answer if result else "", "steps": result.n_steps if result else 0})
+
+
+def result_of(events: Iterable[AgentEvent]) -> AgentResult:
+    """Drain an event stream and return its `AgentResult`."""
+    result: Any = None
+    for event in events:
+        if isinstance(event, Finished):
+            result = event.result
+    if result is None:
+        raise RuntimeError("the agent stopped without a result")
+    return result

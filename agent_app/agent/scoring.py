@@ -1,0 +1,140 @@
+"""Constrained choice on the local model: score each allowed continuation, take the likeliest.
+
+Instead of letting a 135M model write the action name (it invents tools and breaks the format),
+the log-likelihood of every allowed continuation ("Action: calculator\\n", ..., "Final Answer:")
+is computed after the prompt: one forward pass over the prompt, then a few tokens per candidate
+on top of its key/value cache. This runs on the runtime's worker thread, the only thread that
+may use the model.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent_app.models.local_runtime import LocalRuntime
+
+
+def score_continuations(runtime: LocalRuntime, prompt: str, candidates: Sequence[str]) -> list[float]:
+    """Total log-probability of each candidate text following `prompt`."""
+    return runtime._worker.submit(_score_here, runtime, prompt, list(candidates)).result()
+
+
+def _score_here(runtime: LocalRuntime, prompt: str, candidates: list[str]) -> list[float]:
+    import torch
+
+    tokenizer, model = runtime.tokenizer, runtime.model
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    with torch.inference_mode():
+        out = model(input_ids=torch.tensor([prompt_ids]), use_cache=True)
+        cache, first = out.past_key_values, torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+        scores = []
+        for candidate in candidates:
+            full = tokenizer(prompt + candidate, add_special_tokens=False)["input_ids"]
+            if full[: len(prompt_ids)] != prompt_ids:  # the tokens merged across the boundary
+                scores.append(_score_alone(model, full, len(prompt_ids)))
+                continue
+            ids = full[len(prompt_ids):]
+            total = float(first[ids[0]])
+            if len(ids) > 1:
+                logits = model(input_ids=torch.tensor([ids[:-1]]), past_key_values=cache, use_cache=True).logits
+                logp = torch.log_softmax(logits[0].float(), dim=-1)
+                total += float(sum(logp[i, tok] for i, tok in enumerate(ids[1:])))
+                # Back to the prompt's cache (transformers 5: a negative count of tokens to drop).
+                cache.crop(-(len(ids) - 1))
+            scores.append(total)
+    return scores
+
+
+def _score_alone(model: Any, ids: list[int], start: int) -> float:
+    """Score tokens `ids[start:]` from scratch (rare: only when tokenisation crosses the boundary)."""
+    import torch
+
+    logits = model(input_ids=torch.tensor([ids])).logits[0].float()
+    logp = torch.log_softmax(logits, dim=-1)
+    return float(sum(logp[i - 1, ids[i]] for i in range(max(start, 1), len(ids))))
+
+
+def stream_from(runtime: LocalRuntime, prompt: str, *, max_tokens: int, allowed: set[int] | None = None,
+                copy_from: Sequence[str] = (), boost_value: float = 0.0) -> Iterator[str]:
+    """Greedy text after `prompt`, streamed, ending at a newline or eos; on the worker thread.
+
+    - `allowed`: only these token ids may be written. Why: asked for a search query, the 135M
+      model tends to write the answer it imagines ("Jane Austen") instead of the question's
+      words; restricted to the question's (and earlier observations') tokens, it copies a query.
+    - `copy_from`: a soft pull towards copying these texts (the observations, into the final
+      answer, where the model otherwise invents numbers): their tokens get `boost_value` added
+      to their logits, and the token that continues a copied span ("39" -> "1") gets it again.
+    A repeated 3-gram is never written: greedy decoding of a small model loops otherwise.
+    """
+    pieces: queue.Queue[Any] = queue.Queue()
+    cancel = threading.Event()
+    future = runtime._worker.submit(_generate_here, runtime, prompt, max_tokens, allowed, list(copy_from),
+                                    boost_value, pieces.put, cancel)
+    future.add_done_callback(lambda _f: pieces.put(_DONE))
+    try:
+        while (item := pieces.get()) is not _DONE:
+            yield item
+        future.result()  # re-raise a failure of the worker
+    finally:
+        cancel.set()
+
+
+def _generate_here(runtime: LocalRuntime, prompt: str, max_tokens: int, allowed: set[int] | None,
+                   copy_from: list[str], boost_value: float, emit: Callable[[str], None],
+                   cancel: threading.Event) -> None:
+    import torch
+
+    tokenizer, model = runtime.tokenizer, runtime.model
+    ends = set(tokenizer("\n", add_special_tokens=False)["input_ids"]) | {tokenizer.eos_token_id}
+    allowed_ids = torch.tensor(sorted(allowed | ends)) if allowed is not None else None
+    spans = [tokenizer(" " + text, add_special_tokens=False)["input_ids"] for text in copy_from] if boost_value else []
+    follows: dict[int, set[int]] = {}  # token -> tokens that follow it in a span
+    for span in spans:
+        for a, b in itertools.pairwise(span):
+            follows.setdefault(a, set()).add(b)
+        if span:  # a copied span may end the answer ("391" and done, not "391.25")
+            follows.setdefault(span[-1], set()).update(ends)
+    boost_ids = torch.tensor(sorted({t for span in spans for t in span})) if spans else None
+    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    produced: list[int] = []
+    shown = ""
+    with torch.inference_mode():
+        out = model(input_ids=torch.tensor([ids]), use_cache=True)
+        for _ in range(max_tokens):
+            if cancel.is_set():
+                break
+            logits = out.logits[0, -1].float()
+            if allowed_ids is not None:
+                masked = torch.full_like(logits, float("-inf"))
+                masked[allowed_ids] = logits[allowed_ids]
+                logits = masked
+            if boost_ids is not None:
+                logits[boost_ids] += boost_value
+                if produced and produced[-1] in follows:
+                    logits[torch.tensor(sorted(follows[produced[-1]]))] += boost_value
+            if len(produced) >= 2:  # no repeated 3-gram
+                last = tuple(produced[-2:])
+                for i in range(len(produced) - 2):
+                    if tuple(produced[i:i + 2]) == last:
+                        logits[produced[i + 2]] = float("-inf")
+            token = int(logits.argmax())
+            if token in ends:
+                break
+            produced.append(token)
+            text = tokenizer.decode(produced)
+            if "\n" in text:
+                text = text.split("\n", 1)[0]
+            if not text.endswith("\ufffd") and len(text) > len(shown):  # not inside a UTF-8 character
+                emit(text[len(shown):])
+                shown = text
+            if "\n" in tokenizer.decode(produced):
+                break
+            out = model(input_ids=torch.tensor([[token]]), past_key_values=out.past_key_values, use_cache=True)
+
+
+_DONE = object()

@@ -1,0 +1,156 @@
+"""Agent competence benchmark (a script, not a test): does the agent pick the right tool, give it
+a usable input and answer correctly, on the default local model?
+
+    .venv/bin/python bench/bench_agent.py [--model local] [--prior 1.0] [--examples 4] [--thoughts]
+                                          [--free-inputs] [--copy-boost 2] [--no-similarity]
+                                          [--limit N] [--json results.json]
+
+Questions, expected tools, answer checks and the fixed weather/search data are in
+bench/agent_questions.yaml; weather and search are served by local stand-in servers
+(tests/support/fake_services.py), so no network is used. Reported: right tool chosen (the first
+action, "none" when the agent answers directly), valid tool input (the expected tool's first call
+gave a real result, not an error), final answer correct, steps and seconds per question.
+Targets: right tool >= 90%, correct final answer >= 80%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.fake_services import FakeOpenMeteo, FakeSearxng, Place  # noqa: E402
+
+QUESTIONS = Path(__file__).with_name("agent_questions.yaml")
+# Observations that mean the tool input was not usable.
+_FAILED = re.compile(r"^(calculator error|no place named|weather unavailable|no results|search unavailable|"
+                     r"tool error|invalid format|there is no tool)", re.IGNORECASE)
+
+
+def load_questions(path: Path = QUESTIONS) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    places = {name.lower(): Place(name, lat, lon, country, admin1, "", "UTC", temp, code, wind)
+              for name, (lat, lon, country, admin1, temp, code, wind) in data["places"].items()}
+    return {"places": places, "results": data["search_results"], "questions": data["questions"]}
+
+
+def answer_ok(answer: str, case: dict[str, Any]) -> bool:
+    """The answer check of one question (see the YAML's header)."""
+    if "number" in case:  # the last number stated is the result ("17 times 23 is 391")
+        found = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", answer.replace(",", ""))]
+        return bool(found) and abs(found[-1] - float(case["number"])) < 1e-6
+    if "any" in case:
+        return any(re.search(rf"(?<![\w.-]){re.escape(str(item))}(?!\w)", answer, re.IGNORECASE)
+                   for item in case["any"])
+    return bool(answer.strip())
+
+
+def valid_input(case: dict[str, Any], observation: str | None) -> bool | None:
+    """Did the expected tool's first call get a real result? For arithmetic: the right one."""
+    if case["tool"] == "none":
+        return None
+    if observation is None or _FAILED.match(observation):
+        return False
+    if case["tool"] == "calculator" and "number" in case:
+        return answer_ok(observation, case)
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="local")
+    parser.add_argument("--mode", default="auto", choices=["auto", "react", "native"])
+    parser.add_argument("--prior", type=float, default=None, help="routing prior weight (0 = model alone)")
+    parser.add_argument("--examples", type=int, default=None, help="few-shot examples per question")
+    parser.add_argument("--no-similarity", action="store_true", help="fixed examples, no embeddings")
+    parser.add_argument("--free-inputs", action="store_true", help="do not restrict inputs to the question's words")
+    parser.add_argument("--copy-boost", type=float, default=None, help="final-answer copy boost (0 = off)")
+    parser.add_argument("--thoughts", action="store_true", help="let the local model write thoughts")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="write per-question results here")
+    args = parser.parse_args()
+
+    from agent_app.agent import AgentSettings, build_agent
+    from agent_app.config import load_settings
+    from agent_app.models.factory import build_chat_model
+    from tools import build_tools
+    from tools.settings import SearchSettings, ToolsSettings, WeatherSettings
+
+    data = load_questions()
+    cases = data["questions"][: args.limit]
+    settings = AgentSettings(mode=args.mode)
+    if args.prior is not None:
+        settings.routing_prior = args.prior
+    if args.examples is not None:
+        settings.examples = args.examples
+    if args.free_inputs:
+        settings.copy_inputs = False
+    if args.copy_boost is not None:
+        settings.copy_boost = args.copy_boost
+    if args.thoughts:
+        settings.thoughts = True
+    model = build_chat_model(args.model, load_settings(environ={}, overrides={"threads": args.threads}))
+    rows = []
+    with FakeOpenMeteo(data["places"]) as meteo, FakeSearxng(data["results"]) as searx:
+        tools = build_tools(ToolsSettings(
+            search=SearchSettings(backend="searxng", searxng_url=searx.url, min_interval=0, timeout=5),
+            weather=WeatherSettings(geocoding_url=meteo.url, forecast_url=meteo.url, timeout=5)))
+        agent = build_agent(model, tools, settings=settings, embeddings=None if args.no_similarity else "bundled")
+        agent.invoke("warm-up: 1+1")  # loads the embeddings and warms the model; not measured
+        print(f"model {args.model}, agent {agent.mode}, {len(cases)} questions\n")
+        for number, case in enumerate(cases, 1):
+            result = agent.invoke(case["question"])
+            first = result.steps[0].tool if result.steps else "none"
+            expected_calls = [s for s in result.steps if s.tool == case["tool"]]
+            row = {
+                "question": case["question"], "expected_tool": case["tool"], "first_action": first,
+                "right_tool": first == case["tool"],
+                "valid_input": valid_input(case, expected_calls[0].observation if expected_calls else None),
+                "correct": answer_ok(result.answer, case) and (case["tool"] == "none" or bool(expected_calls)),
+                "answer": result.answer, "steps": result.n_steps, "seconds": round(result.seconds, 2),
+                "forced": result.forced, "calls": [[s.tool, s.input] for s in result.steps],
+            }
+            rows.append(row)
+            marks = "".join("+" if row[k] else ("." if row[k] is None else "-")
+                            for k in ("right_tool", "valid_input", "correct"))
+            calls = "; ".join(f"{t}({i!r})" for t, i in row["calls"]) or "-"
+            print(f"{number:2d} {marks} {row['seconds']:5.1f}s {row['steps']}st  {case['question']}\n"
+                  f"      {calls}\n      -> {result.answer[:110]!r}")
+    report(rows)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def report(rows: list[dict[str, Any]]) -> None:
+    n = len(rows)
+    tool_rows = [r for r in rows if r["valid_input"] is not None]
+    pct = lambda k, rs: 100 * sum(bool(r[k]) for r in rs) / max(1, len(rs))  # noqa: E731
+    seconds = [r["seconds"] for r in rows]
+    print(f"\nright tool chosen   {pct('right_tool', rows):5.1f}%  (target >= 90%)")
+    print(f"valid tool input    {pct('valid_input', tool_rows):5.1f}%  (of {len(tool_rows)} questions needing a tool)")
+    print(f"final answer right  {pct('correct', rows):5.1f}%  (target >= 80%)")
+    print(f"steps per question  {statistics.mean(r['steps'] for r in rows):.2f} mean")
+    print(f"seconds per question {statistics.mean(seconds):.1f} mean, {statistics.median(seconds):.1f} median, "
+          f"{max(seconds):.1f} max")
+    by_tool: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_tool.setdefault(r["expected_tool"], []).append(r)
+    for tool, rs in by_tool.items():
+        print(f"  {tool:11s} n={len(rs):2d}  right tool {pct('right_tool', rs):5.1f}%  "
+              f"correct {pct('correct', rs):5.1f}%")
+    print(f"({n} questions, {time.strftime('%Y-%m-%d %H:%M')})")
+
+
+if __name__ == "__main__":
+    main()

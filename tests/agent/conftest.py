@@ -1,0 +1,38 @@
+"""Fixtures for the agent's tests: tools wired to local stand-ins for Open-Meteo and SearxNG."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.fake_services import FakeOpenMeteo, FakeSearxng
+from tools import build_tools
+from tools.settings import SearchSettings, ToolsSettings, WeatherSettings
+
+TEST_TIMEOUT = 2.0
+
+
+@pytest.fixture
+def open_meteo() -> Iterator[FakeOpenMeteo]:
+    with FakeOpenMeteo() as service:
+        yield service
+
+
+@pytest.fixture
+def searxng() -> Iterator[FakeSearxng]:
+    with FakeSearxng() as service:
+        yield service
+
+
+@pytest.fixture
+def tools_settings(open_meteo: FakeOpenMeteo, searxng: FakeSearxng) -> ToolsSettings:
+    return ToolsSettings(
+        search=SearchSettings(backend="searxng", searxng_url=searxng.url, timeout=TEST_TIMEOUT, min_interval=0),
+        weather=WeatherSettings(geocoding_url=open_meteo.url, forecast_url=open_meteo.url, timeout=TEST_TIMEOUT),
+    )
+
+
+@pytest.fixture
+def tools(tools_settings: ToolsSettings) -> list:
+    return build_tools(tools_settings)
