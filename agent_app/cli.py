@@ -36,6 +36,8 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                    help="template variable, repeatable (like /set KEY VALUE in the chat)")
     g.add_argument("-c", "--collection", default=default, metavar="NAME",
                    help="document collection for ingest and the rag template (default: 'default')")
+    g.add_argument("--agent", action="store_true", default=default,
+                   help="answer with the ReAct agent and its tools (in the chat: /agent on|off)")
     g.add_argument("-v", "--verbose", action="store_true", default=default,
                    help="show model, tool and retrieval events live beside the answer")
     g.add_argument("--threads", type=int, default=default, metavar="N", help="torch threads for the local model")
@@ -134,9 +136,11 @@ def _session(args: argparse.Namespace, settings, *, console=None, store=None, pr
     secret = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     monitoring = build_monitoring(settings.logging, secrets=[secret], console=console,
                                   on_warning=lambda msg: print(f"warning: {msg}", file=sys.stderr))
-    return ChatSession(settings, model=settings.model, template=args.template, variables=_vars(args.var),
-                       params=params, system_prompt=args.system, store=store, monitoring=monitoring,
-                       progress=progress, collection=args.collection)
+    session = ChatSession(settings, model=settings.model, template=args.template, variables=_vars(args.var),
+                          params=params, system_prompt=args.system, store=store, monitoring=monitoring,
+                          progress=progress, collection=args.collection)
+    session.agent_mode = bool(args.agent)
+    return session
 
 
 def _vars(items: list[str] | None) -> dict[str, str]:
@@ -224,9 +228,14 @@ def run_ask(args: argparse.Namespace) -> int:
             data["timings"]["load_s"] = round(load_s, 3)
             print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
         else:
+            from agent_app.chat.repl import step_line
+
             for piece in session.stream_reply(question):
-                sys.stdout.write(piece)
-                sys.stdout.flush()
+                if isinstance(piece, str):
+                    sys.stdout.write(piece)
+                    sys.stdout.flush()
+                else:  # agent steps go to stderr: stdout stays the answer alone
+                    err.print(f"[dim]{step_line(piece)}[/dim]", highlight=False)
             sys.stdout.write("\n")
             for warning in session.last_turn.warnings if session.last_turn else []:
                 err.print(f"[yellow]warning:[/yellow] {warning}")

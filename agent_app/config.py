@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from agent_app import paths
+from agent_app.agent.settings import AgentSettings
 from agent_app.errors import ConfigError
 from agent_app.memory.settings import MemorySettings
 from agent_app.models.params import GenerationParams
@@ -59,6 +60,7 @@ class Settings(BaseModel):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     tools: ToolsSettings = Field(default_factory=ToolsSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
 
     @field_validator("openai_api_key", mode="before")
     @classmethod

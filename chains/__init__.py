@@ -6,7 +6,7 @@
     print(result_text(out))                                 # str, or ChainResult.text
 
 Kinds: chat, completion, chain-of-thought, self-consistency, generate-knowledge, sequential,
-map-reduce, structured (see chains/registry.py to add one, e.g. retrieval).
+map-reduce, structured, retrieval (see chains/registry.py to add one).
 """
 
 from chains.context import ChainContext, ModelOutputError

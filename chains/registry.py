@@ -26,6 +26,7 @@ from chains.context import ChainContext
 from chains.knowledge import build_generate_knowledge
 from chains.map_reduce import build_map_reduce
 from chains.reasoning import build_chain_of_thought, build_self_consistency
+from chains.retrieval import build_retrieval
 from chains.sequential import build_sequential
 from chains.simple import build_single_call
 from chains.structured import build_structured
@@ -41,7 +42,7 @@ CHAIN_BUILDERS: dict[str, ChainBuilder] = {
     "sequential": build_sequential,
     "map-reduce": build_map_reduce,
     "structured": build_structured,
-    # "retrieval": added by the retrieval issue (see the module docstring)
+    "retrieval": build_retrieval,
 }
 
 

@@ -53,3 +53,42 @@ def test_chat_kb_lists_collections_and_switches(docs):
     assert "manuals" in out.stdout and "current collection: manuals" in out.stdout
     assert "1 removed" in out.stdout
     assert "error: use /kb" in out.stdout
+
+
+def test_rag_answer_cites_sources_in_json_and_chat(docs):
+    assert run_main("ingest", str(docs)).returncode == 0
+    out = run_main("ask", "--model", "fake", "--template", "rag", "--json", "How fast does the Zorblax engine run?")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    paths = [s["path"] for s in data["sources"]]
+    assert paths[0].endswith("engine.txt") and data["sources"][0]["index"] == 1
+    assert "42 rpm" in data["answer"]  # the echo model repeats the prompt: the context reached it
+    chat = run_main("--model", "fake", "--template", "rag",
+                    stdin="Where do kiwis come from?\n/sources\n/exit\n")
+    assert chat.returncode == 0, chat.stderr
+    assert "[1]" in chat.stdout and "birds.md" in chat.stdout
+
+
+def test_rag_without_an_index_says_how_to_ingest():
+    out = run_main("ask", "--model", "fake", "--template", "rag", "anything?")
+    assert out.returncode == 1
+    assert "ingest" in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_agent_in_ask_and_chat_with_a_scripted_model(tmp_path, docs):
+    replies = tmp_path / "r.yaml"
+    replies.write_text("- 'Action: calculator\n\n  Action Input: 6 * 7'\n- 'Final Answer: 42'\n"
+                       "- 'Action: calculator\n\n  Action Input: 2 +'\n- 'Final Answer: oops'\n")
+    out = run_main("ask", "--model", f"fake/{replies}", "--agent", "--json", "What is six times seven?")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["answer"] == "42"
+    assert data["steps"] == [{"tool": "calculator", "input": "6 * 7", "observation": "42", "error": False}]
+    assert run_main("ingest", str(docs)).returncode == 0
+    chat = run_main("--model", f"fake/{replies}", stdin="/agent on\nsix times seven?\n/steps\nbroken?\n/agent off\n/exit\n")
+    assert chat.returncode == 0, chat.stderr
+    text = chat.stdout
+    assert "agent: on · tools: calculator, web_search, weather, knowledge_base" in text
+    assert "→ calculator(6 * 7)" in text and "← 42" in text
+    assert "1. calculator(6 * 7)" in text  # /steps
+    assert "agent: off" in text

@@ -247,7 +247,12 @@ def _kb(ui: ChatUI, arg: str) -> None:
                             settings=ui.session.settings.retrieval), ui.console)
         ui.session.documents_changed()
     elif action == "use" and rest.strip():
-        ui.session.collection = rest.strip()
+        from agent_app.retrieval.names import check_collection_name
+
+        try:
+            ui.session.collection = check_collection_name(rest.strip())
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         ui.info(f"collection: {ui.session.collection}")
     elif action:
         raise ConfigError("use /kb, /kb remove PATH or /kb use NAME")
@@ -262,3 +267,29 @@ def _sources(ui: ChatUI, arg: str) -> None:
 
     turn = ui.session.last_turn
     show_sources(turn.sources if turn else [], ui.console)
+
+
+# -- agent ------------------------------------------------------------------------------------
+@command("agent", "on|off", "answer with the ReAct agent and its tools (calculator, web_search, weather, ...)")
+def _agent(ui: ChatUI, arg: str) -> None:
+    if arg not in ("", "on", "off"):
+        raise ConfigError("use /agent on or /agent off")
+    if arg:
+        ui.session.agent_mode = arg == "on"
+    if ui.session.agent_mode:
+        names = ", ".join(t.name for t in ui.session.tools())
+        ui.info(f"agent: on · tools: {names}")
+    else:
+        ui.info(f"agent: off · template: {ui.session.template_name}")
+
+
+@command("steps", help="the last agent answer's steps in full")
+def _steps(ui: ChatUI, arg: str) -> None:
+    turn = ui.session.last_turn
+    if not turn or not turn.steps:
+        ui.info("the last answer used no tools")
+        return
+    for i, step in enumerate(turn.steps, 1):
+        mark = "[red]✗[/red]" if step.error else "✓"
+        ui.console.print(f"{mark} {i}. [bold]{step.tool}[/bold]({step.input})", highlight=False)
+        ui.console.print(f"   [dim]{step.observation}[/dim]", highlight=False)

@@ -105,10 +105,7 @@ class ChatUI:
                 if self.interactive:
                     self._render_live(stream)
                 else:
-                    for piece in stream:
-                        self.console.file.write(piece)
-                        self.console.file.flush()
-                    self.console.file.write("\n")
+                    self._render_plain(stream)
             finally:
                 stream.close()
         except KeyboardInterrupt:
@@ -117,16 +114,46 @@ class ChatUI:
         for warning in turn.warnings if turn else []:
             self.warn(warning)
 
+    def _render_plain(self, stream) -> None:
+        out = self.console.file
+        for piece in stream:
+            out.write(piece if isinstance(piece, str) else step_line(piece) + "\n")
+            out.flush()
+        out.write("\n")
+
     def _render_live(self, stream) -> None:
+        from rich.console import Group
         from rich.live import Live
         from rich.markdown import Markdown
+        from rich.text import Text
 
-        text = ""
-        with Live(Markdown(""), console=self.console, refresh_per_second=8,
-                  vertical_overflow="visible") as live:
+        text, calls, lines = "", [], []
+
+        def view(final: bool = False) -> Group:
+            if not lines:
+                return Group(Markdown(text))
+            if final:  # collapse the steps into one line; /steps shows them again
+                summary = f"▸ {len(calls)} tool call(s): {', '.join(dict.fromkeys(calls))} — /steps to expand"
+                return Group(Text(summary, style="dim"), Markdown(text))
+            return Group(Text("\n".join(lines), style="dim"), Markdown(text))
+
+        with Live(view(), console=self.console, refresh_per_second=8, vertical_overflow="visible") as live:
             try:
                 for piece in stream:
-                    text += piece
-                    live.update(Markdown(text))
+                    if isinstance(piece, str):
+                        text += piece
+                    else:
+                        lines.append(step_line(piece))
+                        if hasattr(piece, "input"):
+                            calls.append(piece.tool)
+                    live.update(view())
             finally:
-                live.update(Markdown(text))
+                live.update(view(final=True))
+
+
+def step_line(event) -> str:
+    """One line for an agent step: `→ tool(input)` or `← observation` (shortened)."""
+    if hasattr(event, "input"):
+        return f"  → {event.tool}({event.input})"
+    text = " ".join(str(event.text).split())
+    return f"  ← {text[:160]}{'…' if len(text) > 160 else ''}"

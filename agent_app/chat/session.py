@@ -52,6 +52,8 @@ class TurnResult:
     """What a chain produced beyond text (votes, reasoning, parsed data, ...)."""
     sources: list[Any] = field(default_factory=list)
     """Retrieved passages the answer could cite (`agent_app.retrieval.Source`)."""
+    steps: list[Any] = field(default_factory=list)
+    """Agent steps (`agent_app.agent.AgentStep`): tool, input, observation."""
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -74,6 +76,8 @@ class TurnResult:
             data["details"] = self.details
         if self.sources:
             data["sources"] = [s.model_dump(exclude_none=True) for s in self.sources]
+        if self.steps or self.details.get("agent_mode"):
+            data["steps"] = [s.as_dict() for s in self.steps]
         return data
 
 
@@ -129,8 +133,12 @@ class ChatSession:
         self.template_name = template or settings.templates.default_template
         self.variables: dict[str, str] = {**settings.templates.vars, **(variables or {})}
         self.system_prompt = system_prompt
-        self.collection = collection or settings.retrieval.default_collection
-        """The document collection retrieval templates (rag) search."""
+        self.agent_mode = False
+        """Answer with the ReAct/tool-calling agent instead of the template's chain."""
+        self._agent: Any = None
+        self._agent_key: tuple | None = None
+        self.collection_choice = collection
+        """The collection the user chose (--collection, /kb use); wins over a template's own."""
         self.store = store
         self.conversation: Conversation | None = None
         self.monitoring = monitoring
@@ -255,9 +263,50 @@ class ChatSession:
             raise TemplateError(f"invalid variable name {name!r}: use letters, digits and _")
         self.variables[name] = value
 
+    @property
+    def collection(self) -> str:
+        """The document collection that retrieval templates and the knowledge_base tool search."""
+        template_choice = getattr(self._template.chain, "collection", None) if self._template else None
+        return self.collection_choice or template_choice or self.settings.retrieval.default_collection
+
+    @collection.setter
+    def collection(self, name: str) -> None:
+        self.collection_choice = name
+
+    def tools(self) -> list[Any]:
+        """The agent's tools per configuration, plus knowledge_base when the current collection
+        has documents (absent otherwise, not faked)."""
+        from tools import build_tools
+
+        tools_settings = self.settings.tools
+        extra = []
+        if self._collection_has_documents():
+            from tools.knowledge_base import make_knowledge_base_tool
+
+            extra.append(make_knowledge_base_tool(self.collection, self.settings.retrieval))
+            if "knowledge_base" not in tools_settings.enabled:
+                tools_settings = tools_settings.model_copy(
+                    update={"enabled": [*tools_settings.enabled, "knowledge_base"]})
+        return build_tools(tools_settings, extra=extra)
+
+    def _collection_has_documents(self) -> bool:
+        from agent_app.retrieval import describe_collections
+
+        return any(info.name == self.collection and info.chunk_count for info in describe_collections())
+
+    def _agent_for(self) -> Any:
+        from agent_app.agent import build_agent
+
+        key = (id(self.model), self.collection, self._collection_has_documents())
+        if key != self._agent_key:
+            self._agent = build_agent(self.model, self.tools(), settings=self.settings.agent)
+            self._agent_key = key
+        return self._agent
+
     def documents_changed(self) -> None:
         """The collection was re-ingested: build the retrieval chain afresh next turn."""
         self._chain_key = None
+        self._agent_key = None
 
     def _chain_for(self, template: Template) -> Any:
         from chains import build_chain
@@ -343,11 +392,13 @@ class ChatSession:
             handlers += self.monitoring.callbacks
         return handlers
 
-    def stream_reply(self, user_input: str) -> Iterator[str]:
+    def stream_reply(self, user_input: str) -> Iterator[Any]:
         """Stream the answer to `user_input`, committing both messages to the conversation.
 
-        Stopping early (Ctrl-C, closing the iterator) keeps the partial answer. A failure keeps
-        the user's message (nothing typed is lost) and adds no answer.
+        Yields answer text as `str`; in agent mode also the agent's `ToolCall` and `Observation`
+        events, as they happen, for the caller to show. Stopping early (Ctrl-C, closing the
+        iterator) keeps the partial answer. A failure keeps the user's message (nothing typed is
+        lost) and adds no answer.
         """
         from langchain_core.messages import AIMessage, HumanMessage
 
@@ -359,19 +410,26 @@ class ChatSession:
         self.notices = []
         config = {"callbacks": self.callbacks(turn), "run_name": "chat_turn",
                   "metadata": {"model": self.model_label, "template": self.template_name}}
-        chain = self._chain_for(template)
-        inputs = {**self.variables, "input": user_input, "history": self.memory_view(config)}
+        history = self.memory_view(config)
+        if self.agent_mode:
+            outputs = self._agent_events(user_input, history, config, turn)
+        else:
+            chain = self._chain_for(template)
+            outputs = chain.stream({**self.variables, "input": user_input, "history": history}, config=config)
         self._ensure_conversation(user_input)
         self._remember(HumanMessage(user_input))
         started = time.perf_counter()
         parts: list[str] = []
         try:
-            for out in chain.stream(inputs, config=config):
+            for out in outputs:
                 if isinstance(out, ChainResult):  # kinds beyond plain text answer in one piece
                     turn.details = {k: v for k, v in out.to_dict().items() if k != "text"}
                     text = out.text
-                else:
-                    text = str(out)
+                elif isinstance(out, str):
+                    text = out
+                else:  # an agent step, for the caller to show
+                    yield out
+                    continue
                 if text:
                     if turn.first_token_s is None:
                         turn.first_token_s = time.perf_counter() - started
@@ -393,6 +451,21 @@ class ChatSession:
             if turn.text:
                 self._remember(AIMessage(turn.text, response_metadata={"model": self.model_label,
                                                                        "interrupted": turn.interrupted}))
+
+    def _agent_events(self, user_input: str, history: list, config: dict, turn: TurnResult) -> Iterator[Any]:
+        """The agent's run as answer text plus step events; records the steps on the turn."""
+        from agent_app.agent import FinalAnswerToken, Finished, Observation, ToolCall
+
+        turn.details["agent_mode"] = True
+        for event in self._agent_for().stream(user_input, history, config=config):
+            if isinstance(event, FinalAnswerToken):
+                yield event.text
+            elif isinstance(event, ToolCall | Observation):
+                yield event
+            elif isinstance(event, Finished):
+                result = event.result
+                turn.steps = list(result.steps)
+                turn.details.update(agent_mode=result.mode, forced_final_answer=result.forced)
 
     def reply(self, user_input: str) -> TurnResult:
         """Answer without a consumer for the stream (timings are still measured)."""

@@ -190,7 +190,7 @@ OutputSpec = Annotated[TextOutput | JsonOutput | ListOutput, Field(discriminator
 
 
 # --- chain kinds -----------------------------------------------------------------------------
-# Each kind has its own options model. To add a kind (the retrieval issue will add `retrieval`):
+# Each kind has its own options model. To add a kind (as `retrieval` was):
 # add a model here, add it to ChainSpec, and register its builder in chains/registry.py.
 
 
@@ -299,6 +299,28 @@ class StructuredChain(BaseModel):
     fix_prompt: str = Field(DEFAULT_FIX_PROMPT, description="sent after a bad reply; uses {error}, {schema}")
 
 
+DEFAULT_NO_CONTEXT_ANSWER = "I could not find this in your documents."
+
+
+class RetrievalChain(BaseModel):
+    """Answer from the user's documents: the retrieved passages fill `{context}`, numbered [1], [2]."""
+
+    model_config = _STRICT
+    kind: Literal["retrieval"]
+    k: int | None = Field(None, ge=1, le=50, description="passages to retrieve; default: the retrieval settings")
+    collection: str | None = Field(None, description="collection to search; default: the default collection")
+    no_context_answer: str = Field(
+        DEFAULT_NO_CONTEXT_ANSWER, min_length=1, description="the reply when nothing is found (no model call)"
+    )
+
+    @field_validator("collection")
+    @classmethod
+    def _valid_collection(cls, value: str | None) -> str | None:
+        from agent_app.retrieval.names import check_collection_name
+
+        return None if value is None else check_collection_name(value)
+
+
 ChainSpec = Annotated[
     ChatChain
     | CompletionChain
@@ -307,7 +329,8 @@ ChainSpec = Annotated[
     | GenerateKnowledgeChain
     | SequentialChain
     | MapReduceChain
-    | StructuredChain,
+    | StructuredChain
+    | RetrievalChain,
     Field(discriminator="kind"),
 ]
 
@@ -386,8 +409,14 @@ class Template(BaseModel):
         return self.output.schema_ if isinstance(self.output, JsonOutput) else None
 
     def defaults(self) -> dict[str, str]:
-        """Default values of the declared variables that have one."""
-        return {k: v.default for k, v in self.variables.items() if v.default is not None}
+        """Default values of the declared variables that have one (and of `{context}`)."""
+        values = {k: v.default for k, v in self.variables.items() if v.default is not None}
+        if self.kind == "retrieval":
+            # The chain replaces it with the retrieved passages; the default lets a preview render.
+            from agent_app.retrieval.citations import NO_CONTEXT
+
+            values["context"] = NO_CONTEXT
+        return values
 
     def required_variables(self) -> list[str]:
         """Declared variables without a default: the user must set them."""
@@ -402,6 +431,8 @@ class Template(BaseModel):
             names.add("examples")
         if self.kind == "generate-knowledge":
             names.add("knowledge")
+        if self.kind == "retrieval":
+            names.add("context")  # the retrieved passages, numbered and in <data> blocks
         if isinstance(self.output, JsonOutput):
             names.add("schema")
         return names
@@ -496,6 +527,8 @@ class Template(BaseModel):
             require("summaries", ("chain", "reduce_prompt"), "chain", "reduce_prompt", why="the summaries")
         elif isinstance(chain, StructuredChain):
             require("error", ("chain", "fix_prompt"), "chain", "fix_prompt", why="the model must see the error")
+        elif isinstance(chain, RetrievalChain):
+            require("context", (main_field,), main_field, why="it carries the retrieved passages")
 
     def _texts(self, shared: set[str]) -> Iterator[tuple[tuple[str | int, ...], str, set[str]]]:
         """(location, text, variables available there) for every text field with variables."""
