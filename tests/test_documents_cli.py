@@ -85,7 +85,8 @@ def test_agent_in_ask_and_chat_with_a_scripted_model(tmp_path, docs):
     assert data["answer"] == "42"
     assert data["steps"] == [{"tool": "calculator", "input": "6 * 7", "observation": "42", "error": False}]
     assert run_main("ingest", str(docs)).returncode == 0
-    chat = run_main("--model", f"fake/{replies}", stdin="/agent on\nsix times seven?\n/steps\nbroken?\n/agent off\n/exit\n")
+    script = "/agent on\nsix times seven?\n/steps\nbroken?\n/agent off\n/exit\n"
+    chat = run_main("--model", f"fake/{replies}", stdin=script)
     assert chat.returncode == 0, chat.stderr
     text = chat.stdout
     assert "agent: on · tools: calculator, web_search, weather, knowledge_base" in text
