@@ -21,6 +21,8 @@ lint: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_generation.py
+	$(BIN)/python bench/bench_retrieval.py
+	$(BIN)/python bench/bench_agent.py
 
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
