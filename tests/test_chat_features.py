@@ -158,3 +158,15 @@ def test_shipped_templates_run_on_the_real_local_model(template, local_chat_mode
     assert turn.text.strip() and turn.output_tokens > 0
     if template == "character":
         assert "\n" not in turn.text  # the completion prompt's newline stop
+
+
+def test_template_given_as_a_file_path(tmp_path):
+    path = tmp_path / "pirate.yaml"
+    path.write_text("description: talks like a pirate\nsystem: Talk like a pirate.\n")
+    out = run_main("--model", "fake", "--template", str(path), stdin="/template\nahoy\n/exit\n")
+    assert out.returncode == 0, out.stderr
+    assert "template: pirate — talks like a pirate" in out.stdout
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("system: [unclosed\n")
+    bad = run_main("ask", "--model", "fake", "--template", str(broken), "hi")
+    assert bad.returncode == 1 and "broken.yaml" in bad.stderr and bad.stderr.count("\n") == 1
