@@ -91,3 +91,26 @@ def test_model_folder_and_offline_hub_id(local_chat_model):
     with pytest.raises(ModelNotFoundError) as info:  # HF_HUB_OFFLINE=1 in the tests
         build_chat_model("local/HuggingFaceTB/no-such-model-here", load_settings())
     assert "cannot load local model" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_all_torch_work_runs_on_the_one_torch_thread(local_chat_model):
+    """Generation and embeddings share one thread: two threads running torch kernels halve
+    the speed of both on this machine (see agent_app/torch_thread.py)."""
+    import threading
+
+    import torch
+
+    from agent_app.embeddings import bundled_embeddings
+
+    seen: set[str] = set()
+    hook = torch.nn.modules.module.register_module_forward_pre_hook(
+        lambda module, args: seen.add(threading.current_thread().name))
+    try:
+        embeddings = bundled_embeddings()
+        embeddings.embed_query("a question")
+        embeddings.embed_documents(["one passage", "another passage"])
+        local_chat_model.invoke("Hi", temperature=0, max_tokens=2)
+        list(local_chat_model.stream("Hi", temperature=0, max_tokens=2))
+    finally:
+        hook.remove()
+    assert seen and all(name.startswith("torch-worker") for name in seen), seen

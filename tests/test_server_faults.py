@@ -44,3 +44,62 @@ def test_connection_refused_is_explained():
         session.reply("hello")
     assert "cannot reach http://127.0.0.1" in str(info.value)
     assert [(m.type, m.text) for m in session.history] == [("human", "hello")]
+
+
+class _ErrorServer:
+    """A loopback HTTP server that answers every request with one fixed OpenAI-style error."""
+
+    def __init__(self, status: int, body: dict) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        payload = json.dumps(body).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "expected"),
+    [
+        (401, {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"},
+         "rejected the API key (401)"),
+        (429, {"message": "You exceeded your current quota", "type": "insufficient_quota",
+               "code": "insufficient_quota"}, "run out of credit"),
+        (429, {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"},
+         "rate-limited"),
+        (404, {"message": "The model does not exist", "type": "invalid_request_error", "code": "model_not_found"},
+         "does not know this model"),
+        (400, {"message": "This model's maximum context length is 8192 tokens",
+               "type": "invalid_request_error", "code": "context_length_exceeded"}, "context window"),
+    ],
+)
+def test_provider_errors_become_one_line_messages(status, error, expected):
+    with _ErrorServer(status, {"error": error}) as base_url:
+        session = _session(base_url)
+        with pytest.raises(ProviderError) as info:
+            session.reply("hello")
+    message = str(info.value)
+    assert expected in message and "\n" not in message
+    assert "Traceback" not in message

@@ -6,9 +6,9 @@ Why a runtime of our own under the LangChain wrappers:
   folder in the cache directory; later starts load that in about 2 s.
 - LangChain's `HuggingFacePipeline.stream()` starts a new thread for every call, measured about
   45% slower here (each new thread spins up its own OpenMP team), and maps stop strings to single
-  token ids, so multi-token stops never fire. We run every generation on ONE long-lived worker
-  thread per runtime, stream through a callback streamer and use transformers' own
-  `stop_strings`. That thread also serialises generations, which a single model needs anyway.
+  token ids, so multi-token stops never fire. We load and run models on the process's ONE torch
+  thread (`agent_app.torch_thread`), stream through a callback streamer and use transformers'
+  own `stop_strings`. That thread also serialises generations, which a single model needs anyway.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ import queue
 import shutil
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent_app import paths
+from agent_app import paths, torch_thread
 from agent_app.errors import ModelError, ModelNotFoundError
 from agent_app.models.params import GenerationParams
 from agent_app.models.text import StopStringFilter
@@ -134,8 +134,7 @@ class LocalRuntime:
         self.model = model
         self.context_window = int(getattr(model.config, "max_position_embeddings", 2048) or 2048)
         self.last_result: GenerationResult | None = None
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-model")
-        self._worker.submit(torch.set_num_threads, self.threads).result()
+        self._worker = torch_thread.executor()
 
     # -- tokens ---------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
@@ -157,11 +156,8 @@ class LocalRuntime:
     def generate(self, prompt: str, params: GenerationParams,
                  on_text: Callable[[str], None] | None = None,
                  cancel: threading.Event | None = None) -> GenerationResult:
-        """Generate on the worker thread; `on_text` receives the visible text as it appears."""
-        future: Future[GenerationResult] = self._worker.submit(
-            self._generate_here, prompt, params, on_text, cancel or threading.Event()
-        )
-        return future.result()
+        """Generate on the torch thread; `on_text` receives the visible text as it appears."""
+        return torch_thread.run(self._generate_here, prompt, params, on_text, cancel or threading.Event())
 
     def stream(self, prompt: str, params: GenerationParams) -> Iterator[str | GenerationResult]:
         """Yield text pieces as they are generated, then the `GenerationResult`.
@@ -170,7 +166,7 @@ class LocalRuntime:
         """
         pieces: queue.Queue[Any] = queue.Queue()
         cancel = threading.Event()
-        future = self._worker.submit(self._generate_here, prompt, params, pieces.put, cancel)
+        future: Future[GenerationResult] = self._worker.submit(self._generate_here, prompt, params, pieces.put, cancel)
         future.add_done_callback(lambda _f: pieces.put(_DONE))
         try:
             while (item := pieces.get()) is not _DONE:
@@ -270,5 +266,7 @@ def get_runtime(source: str = "bundled", *, dtype: str = "float32", threads: int
     with _RUNTIMES_LOCK:
         runtime = _RUNTIMES.get(key)
         if runtime is None:
-            runtime = _RUNTIMES[key] = LocalRuntime(source, dtype=dtype, threads=threads, progress=progress)
+            # Loading runs torch kernels too: on the torch thread, like everything else.
+            runtime = _RUNTIMES[key] = torch_thread.run(LocalRuntime, source, dtype=dtype, threads=threads,
+                                                        progress=progress)
         return runtime

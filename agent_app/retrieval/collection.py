@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ValidationError
 
 from agent_app.retrieval import storage
-from agent_app.retrieval.embedding_models import lazy_embeddings, single_torch_thread
+from agent_app.retrieval.embedding_models import lazy_embeddings
 from agent_app.retrieval.errors import (
     CollectionNotFoundError,
     EmbeddingMismatchError,
@@ -86,8 +86,8 @@ class Collection:
                 f"collection {self.name!r} has no documents", hint=f"add some: {ingest_command(self.name)}"
             )
         fetch_k = fetch_k or max(4 * k, 20)
-        with single_torch_thread():
-            query_vector = np.asarray(self.vectors.embeddings.embed_query(query), dtype=np.float32)
+        # (The bundled embeddings run a query on one torch thread: see agent_app.embeddings.)
+        query_vector = np.asarray(self.vectors.embeddings.embed_query(query), dtype=np.float32)
         dense = self.vectors.search(query_vector, fetch_k)
         keyword = self.keyword_index().search(query, fetch_k)
         fused = reciprocal_rank_fusion([[p for p, _ in dense], [p for p, _ in keyword]])

@@ -6,9 +6,6 @@ so a collection is always searched with the model that built it.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from agent_app.embeddings import BUNDLED_EMBEDDING_MODEL
@@ -66,25 +63,3 @@ def lazy_embeddings(name: str) -> Embeddings:
             return self.model.embed_query(text)
 
     return LazyEmbeddings()
-
-
-@contextmanager
-def single_torch_thread() -> Iterator[None]:
-    """Run a tiny torch computation (one query embedding) on one intra-op thread.
-
-    Measured on the 2-core target: one short query takes about 5 ms on 2 threads and 6 ms on
-    1 thread when the machine is idle, but about 500 ms on 2 threads while another process keeps
-    one core busy (the second thread is descheduled and the first waits for it), against 6-7 ms
-    on 1 thread. Switching costs about 10 µs. Not for use while another thread of this process
-    runs torch work (the setting is process-wide); retrieval runs between generations.
-    """
-    torch = sys.modules.get("torch")  # only if a local model already loaded torch
-    if torch is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
