@@ -8,19 +8,18 @@ asked once more, without tools, for its best answer from the conversation so far
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from agent_app.agent.events import (
     AgentEvent,
     AgentResult,
     AgentStep,
-    Finished,
     Observation,
     StepStarted,
     ToolCall,
 )
-from agent_app.agent.runs import agent_run, result_of
+from agent_app.agent.runs import EventAgent
 from agent_app.agent.settings import AgentSettings
 from agent_app.agent.streaming import AnswerEmitter
 
@@ -37,7 +36,7 @@ NATIVE_SYSTEM_PROMPT = (
 FORCED_ANSWER = "No more tool calls are possible. Give your best final answer now from what you know."
 
 
-class NativeAgent:
+class NativeAgent(EventAgent):
     """A tool-calling agent built with `create_agent`; same API as `ReActAgent`."""
 
     mode = "native"
@@ -49,17 +48,6 @@ class NativeAgent:
         self.model, self.settings = model, settings
         self.graph = create_agent(model, list(tools), system_prompt=system_prompt)
         self.system_prompt = system_prompt
-
-    def invoke(self, input: str, history: Sequence[BaseMessage] = (), config: RunnableConfig | None = None
-               ) -> AgentResult:
-        return result_of(self.stream(input, history, config=config))
-
-    def stream(self, input: str, history: Sequence[BaseMessage] = (), *, config: RunnableConfig | None = None
-               ) -> Iterator[AgentEvent]:
-        with agent_run(config, input, self.mode) as run:
-            result = yield from self._run(input, history, run.config)
-            run.result = result
-        yield Finished(result)
 
     def _run(self, question: str, history: Sequence[BaseMessage], config: RunnableConfig
              ) -> Generator[AgentEvent, None, AgentResult]:

@@ -9,14 +9,13 @@ final answer from what it has observed.
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from agent_app.agent.events import (
     AgentEvent,
     AgentResult,
     AgentStep,
-    Finished,
     Observation,
     StepStarted,
     ToolCall,
@@ -25,7 +24,7 @@ from agent_app.agent.parsing import match_tool
 from agent_app.agent.policies import Decision, LocalPolicy, RunState, TextPolicy
 from agent_app.agent.prompting import ReActPrompt, Turn
 from agent_app.agent.routing import ExampleRouter
-from agent_app.agent.runs import agent_run, result_of
+from agent_app.agent.runs import EventAgent
 from agent_app.agent.settings import AgentSettings
 
 if TYPE_CHECKING:
@@ -34,7 +33,7 @@ if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
 
-class ReActAgent:
+class ReActAgent(EventAgent):
     """A ReAct agent over any model; see `build_agent`."""
 
     def __init__(self, policy: TextPolicy | LocalPolicy, prompt: ReActPrompt, tools: Sequence[BaseTool],
@@ -45,20 +44,7 @@ class ReActAgent:
         self.last_decisions: list[Decision] = []
         """The decisions of the latest run (diagnostics: the benchmark reads the scores)."""
 
-    def invoke(self, input: str, history: Sequence[BaseMessage] = (), config: RunnableConfig | None = None
-               ) -> AgentResult:
-        """Run to the end; the result holds the answer and every step."""
-        return result_of(self.stream(input, history, config=config))
-
-    def stream(self, input: str, history: Sequence[BaseMessage] = (), *, config: RunnableConfig | None = None
-               ) -> Iterator[AgentEvent]:
-        """Run, yielding step events live, answer tokens as they are written, then `Finished`."""
-        with agent_run(config, input, self.mode) as run:
-            result = yield from self._loop(input, history, run.config)
-            run.result = result
-        yield Finished(result)
-
-    def _loop(self, question: str, history: Sequence[BaseMessage], config: RunnableConfig
+    def _run(self, question: str, history: Sequence[BaseMessage], config: RunnableConfig
               ) -> Generator[AgentEvent, None, AgentResult]:
         started = time.monotonic()
         sims = self.router.similarities(question) if self.router.enabled else None

@@ -3,7 +3,7 @@ nested under it, which is what the JSONL log and the live event printer show."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from agent_app.agent.events import AgentEvent, AgentResult, Finished
 
 if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
     from langchain_core.runnables import RunnableConfig
 
 
@@ -52,3 +53,27 @@ def result_of(events: Iterable[AgentEvent]) -> AgentResult:
     if result is None:
         raise RuntimeError("the agent stopped without a result")
     return result
+
+
+class EventAgent:
+    """`invoke` and `stream` for an agent that implements `_run` as an event generator: the
+    run is wrapped in one `agent` chain run for the callbacks and ends with `Finished`."""
+
+    mode: str
+
+    def invoke(self, input: str, history: Sequence[BaseMessage] = (), config: RunnableConfig | None = None
+               ) -> AgentResult:
+        """Run to the end; the result holds the answer and every step."""
+        return result_of(self.stream(input, history, config=config))
+
+    def stream(self, input: str, history: Sequence[BaseMessage] = (), *, config: RunnableConfig | None = None
+               ) -> Iterator[AgentEvent]:
+        """Run, yielding step events live, answer tokens as they are written, then `Finished`."""
+        with agent_run(config, input, self.mode) as run:
+            result = yield from self._run(input, history, run.config)
+            run.result = result
+        yield Finished(result)
+
+    def _run(self, question: str, history: Sequence[BaseMessage], config: RunnableConfig
+             ) -> Generator[AgentEvent, None, AgentResult]:
+        raise NotImplementedError
