@@ -121,3 +121,22 @@ def test_terminal_chat_with_real_model_ctrl_c_and_exit():
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
+
+
+@pytest.mark.real_model
+def test_first_run_converts_in_the_foreground_then_prompts(tmp_path):
+    pexpect = pytest.importorskip("pexpect")
+    env = {**os.environ, "TERM": "xterm", "AGENT_APP_CACHE_DIR": str(tmp_path / "fresh-cache")}
+    child = pexpect.spawn(sys.executable, ["main.py", "--threads", "2"], cwd=str(REPO), env=env,
+                          encoding="utf-8", timeout=120, dimensions=(40, 100))
+    try:
+        child.expect("First run: converting the bundled model once")
+        child.expect("›")  # the prompt comes after the conversion
+        child.sendline("/model")
+        child.expect("model: local/SmolLM2-135M-Instruct")
+        child.sendline("/exit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    assert list((tmp_path / "fresh-cache" / "models").glob("*/config.json"))

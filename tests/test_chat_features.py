@@ -170,3 +170,10 @@ def test_template_given_as_a_file_path(tmp_path):
     broken.write_text("system: [unclosed\n")
     bad = run_main("ask", "--model", "fake", "--template", str(broken), "hi")
     assert bad.returncode == 1 and "broken.yaml" in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def test_first_run_conversion_is_detected(tmp_path, monkeypatch):
+    session = ChatSession(load_settings(overrides={"model": "local"}))
+    monkeypatch.setenv("AGENT_APP_CACHE_DIR", str(tmp_path / "empty-cache"))
+    assert session.needs_conversion()
+    assert not ChatSession(load_settings(overrides={"model": "fake"})).needs_conversion()

@@ -44,6 +44,14 @@ class ChatUI:
         self.console.print(
             f"[bold]agent-app[/bold] · model [cyan]{self.session.model_label}[/cyan] · "
             "/help for commands, /exit to leave", highlight=False)
+        if self.session.needs_conversion():
+            # Once per machine, about 15 s: in the foreground, so its progress bar shows cleanly
+            # instead of drawing over the prompt.
+            self.info("First run: converting the bundled model once (about 15 s)...")
+            try:
+                self.session.model  # noqa: B018 - loads now
+            except AppError as exc:
+                self.error(str(exc))
         self.session.load_in_background()
         while True:
             try:

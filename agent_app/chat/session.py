@@ -163,6 +163,19 @@ class ChatSession:
     def model_label(self) -> str:
         return self.spec.label
 
+    def needs_conversion(self) -> bool:
+        """True on the very first use of the bundled model, before its one-time conversion."""
+        from agent_app.models.factory import BUNDLED_ALIASES
+
+        if self.spec.provider != "local" or self.spec.name.lower() not in BUNDLED_ALIASES:
+            return False
+        from agent_app.models.local_runtime import bundled_gguf_path, converted_model_dir
+
+        try:
+            return not (converted_model_dir(bundled_gguf_path()) / "config.json").is_file()
+        except Exception:
+            return False
+
     def load_in_background(self) -> None:
         """Start building the model in a thread; `model` waits for it."""
         if self._loader is None and self._model is None:
