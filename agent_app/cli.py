@@ -158,7 +158,10 @@ def _vars(items: list[str] | None) -> dict[str, str]:
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    console = Console(stderr=stderr, highlight=False)
+    # Output read by scripts (pipes, files) keeps its lines whole instead of wrapping at 80 columns.
+    console.soft_wrap = not console.is_terminal
+    return console
 
 
 def _quiet_libraries() -> None:

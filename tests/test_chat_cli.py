@@ -36,7 +36,8 @@ def test_help_lists_every_subcommand_and_option_quickly():
 
 
 def test_piped_chat_streams_switches_model_sets_params_and_exits(tmp_path):
-    replies = tmp_path / "replies.yaml"
+    replies = tmp_path / ("a-long-folder-name-" * 4) / "replies.yaml"  # longer than 80 columns
+    replies.parent.mkdir()
     replies.write_text("- First scripted answer.\n- 二番目の答えです。\n")
     script = "\n".join([
         "Hello there",  # echo model
@@ -62,7 +63,7 @@ def test_piped_chat_streams_switches_model_sets_params_and_exits(tmp_path):
     assert "params: temperature=0.5 max_tokens=9" in text
     assert any(line.startswith("error: invalid parameters: top_p") for line in lines)
     assert any(line.startswith("error: unknown parameter 'temp'") for line in lines)
-    assert f"model: fake/{replies} (history kept: 2 messages)" in text.replace("\n", "")
+    assert f"model: fake/{replies} (history kept: 2 messages)" in lines  # whole, not wrapped
     assert "First scripted answer." in text
     assert any(line.startswith("error: unknown model provider 'nosuch'") for line in lines)
     assert any(line.startswith("error: unknown command /frobnicate") for line in lines)
