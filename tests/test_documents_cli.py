@@ -93,3 +93,30 @@ def test_agent_in_ask_and_chat_with_a_scripted_model(tmp_path, docs):
     assert "→ calculator(6 * 7)" in text and "← 42" in text
     assert "1. calculator(6 * 7)" in text  # /steps
     assert "agent: off" in text
+
+
+@pytest.mark.real_model
+def test_rag_smoke_on_the_real_local_model(docs, local_chat_model):
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    from agent_app.chat.session import ChatSession
+    from agent_app.config import load_settings
+    from agent_app.retrieval import ingest
+
+    settings = load_settings(overrides={"model": "local"})
+    ingest([docs], settings=settings.retrieval)
+    session = ChatSession(settings, template="rag")
+    session._model = local_chat_model  # share the loaded model
+    session.set_params({"max_tokens": 32, "temperature": 0})
+    sent: list[str] = []
+
+    class Spy(BaseCallbackHandler):
+        def on_chat_model_start(self, serialized, messages, **kwargs):
+            sent.extend(m.text for m in messages[0])
+
+    with_spy = session.callbacks
+    session.callbacks = lambda turn: [*with_spy(turn), Spy()]
+    turn = session.reply("How fast does the Zorblax engine run?")
+    assert turn.text.strip() and turn.output_tokens > 0
+    assert turn.sources and turn.sources[0].path.endswith("engine.txt")
+    assert any("[1]" in text and "<data>" in text and "42 rpm" in text for text in sent)
