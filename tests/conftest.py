@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# Loopback stand-ins for Open-Meteo and SearxNG (open_meteo, searxng), used by several folders.
+pytest_plugins = ["tests.support.service_fixtures"]
+
 REPO = Path(__file__).resolve().parent.parent
 TEST_CACHE = REPO / ".test-cache"
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import BaseCallbackHandler
 
-from agent_app.errors import TemplateError
+from agent_app.errors import AppError, TemplateError
 from agent_app.models.factory import ModelSpec, build_chat_model, default_model, parse_model_spec
 from agent_app.models.params import GenerationParams
 
@@ -173,7 +173,7 @@ class ChatSession:
 
         try:
             return not (converted_model_dir(bundled_gguf_path()) / "config.json").is_file()
-        except Exception:
+        except AppError:  # the package is missing: reported when the model loads
             return False
 
     def load_in_background(self) -> None:
@@ -346,7 +346,7 @@ class ChatSession:
         if self.monitoring:
             self.monitoring.stats.reset()
 
-    def _ensure_conversation(self, first_input: str) -> None:
+    def _ensure_conversation(self) -> None:
         if self.store is not None and self.conversation is None:
             self.conversation = self.store.create(model=self.model_label, template=self.template_name)
 
@@ -368,7 +368,7 @@ class ChatSession:
                 self.spec = parse_model_spec(conversation.model)
                 self._model, self._loader, self._completion_llm = None, None, None
                 self._loaded.clear()
-            except Exception as exc:
+            except AppError as exc:  # a stored choice that no longer parses
                 self.notices.append(f"kept model {self.model_label}: {exc}")
         self.store.touch(conversation.id)
         self.conversation, self.history = conversation, messages
@@ -429,7 +429,7 @@ class ChatSession:
         else:
             chain = self._chain_for(template)
             outputs = chain.stream({**self.variables, "input": user_input, "history": history}, config=config)
-        self._ensure_conversation(user_input)
+        self._ensure_conversation()
         self._remember(HumanMessage(user_input))
         started = time.perf_counter()
         parts: list[str] = []

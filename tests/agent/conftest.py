@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.support.fake_services import FakeOpenMeteo, FakeSearxng
@@ -11,18 +9,6 @@ from tools import build_tools
 from tools.settings import SearchSettings, ToolsSettings, WeatherSettings
 
 TEST_TIMEOUT = 2.0
-
-
-@pytest.fixture
-def open_meteo() -> Iterator[FakeOpenMeteo]:
-    with FakeOpenMeteo() as service:
-        yield service
-
-
-@pytest.fixture
-def searxng() -> Iterator[FakeSearxng]:
-    with FakeSearxng() as service:
-        yield service
 
 
 @pytest.fixture

@@ -14,18 +14,6 @@ TEST_TIMEOUT = 0.5
 
 
 @pytest.fixture
-def open_meteo() -> Iterator[FakeOpenMeteo]:
-    with FakeOpenMeteo() as service:
-        yield service
-
-
-@pytest.fixture
-def searxng() -> Iterator[FakeSearxng]:
-    with FakeSearxng() as service:
-        yield service
-
-
-@pytest.fixture
 def failing_proxy() -> Iterator[FailingProxy]:
     with FailingProxy() as service:
         yield service
