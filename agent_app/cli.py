@@ -47,6 +47,13 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                    help="configuration file (default: config.yaml in the app's config folder)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (the usage block is what --help is for)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 class _FullHelp(argparse.Action):
     """`--help` that also lists every subcommand's own options."""
 
@@ -62,7 +69,7 @@ class _FullHelp(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="main.py",
         description="An offline-first LangChain terminal assistant. Without a subcommand: the chat.",
         add_help=False,
@@ -73,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-h", "--help", action=_FullHelp, help="show this help (with every subcommand) and exit")
     parser.add_argument("--version", action="version", version=f"agent-app {__version__}")
     _common_options(parser, suppress=False)
-    subs = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     parser._subcommands = {}  # type: ignore[attr-defined]
 
     def sub(name: str, help_text: str, handler: Handler) -> argparse.ArgumentParser:
@@ -100,11 +107,22 @@ def build_parser() -> argparse.ArgumentParser:
     logs = sub("logs", "print the event log human-readable", run_logs)
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new events (a running chat's)")
     logs.add_argument("--json", action="store_true", help="print the raw JSON lines")
-    logs.add_argument("-n", "--tail", type=int, metavar="N", help="only the last N events")
+    logs.add_argument("-n", "--tail", type=_count, metavar="N", help="only the last N events")
     parser.add_argument("--resume", metavar="ID|last", help="continue a saved conversation (chat)")
     parser.add_argument("--no-save", action="store_true", help="do not save this conversation (chat)")
     parser.set_defaults(handler=run_chat)
     return parser
+
+
+def _count(text: str) -> int:
+    """A whole number >= 0, for argparse (its message names the option and the value)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative: give a count of 0 or more")
+    return value
 
 
 def _settings(args: argparse.Namespace):
@@ -212,10 +230,17 @@ def run_ask(args: argparse.Namespace) -> int:
     import time
 
     from agent_app.errors import ConfigError
+    from agent_app.textinput import NOT_UTF8_WARNING, clean_input
 
     question = " ".join(args.question).strip()
     if not question and not sys.stdin.isatty():
         question = sys.stdin.read().strip()
+    question, replaced = clean_input(question)
+    if replaced:
+        print(f"warning: {NOT_UTF8_WARNING}", file=sys.stderr)
+    if getattr(args, "resume", None):
+        raise ConfigError("--resume continues a conversation in the chat; ask answers one question on its own",
+                          hint=f"python main.py --resume {args.resume}")
     if not question:
         raise ConfigError("no question given: python main.py ask \"your question\" (or pipe it on stdin)")
     settings = _settings(args)
@@ -285,12 +310,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     _quiet_libraries()
     from agent_app.errors import AppError
+    from agent_app.monitoring.redact import redact_message
 
     try:
         return args.handler(args)
     except AppError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact_message(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`ask ... | head -c 5`): not an error of ours. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise again.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # what a shell reports for a process ended by SIGPIPE

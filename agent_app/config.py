@@ -14,7 +14,6 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from agent_app import paths
@@ -91,29 +90,35 @@ def load_settings(
     data: dict[str, Any] = {}
     if path.is_file():
         data = _read_yaml(path)
+    elif explicit and path.is_dir():
+        raise ConfigError(f"--config {path} is a folder", hint="give the YAML file itself, e.g. config.yaml")
     elif explicit:
         raise ConfigError(f"config file not found: {path}")
     _deep_merge(data, _from_environ(environ))
     _deep_merge(data, {k: v for k, v in (overrides or {}).items() if v is not None})
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         where = f" in {path}" if path.is_file() else ""
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
         msg = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
         raise ConfigError(f"invalid configuration{where}: {loc}: {msg}") from None
+    from agent_app.monitoring.redact import register_secret
+
+    if settings.openai_api_key is not None:
+        register_secret(settings.openai_api_key.get_secret_value())
+    return settings
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    from agent_app.yamlfile import YAMLProblem, read_yaml
+
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"cannot parse {path}{line}: {getattr(exc, 'problem', exc)}") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+        loaded = read_yaml(path)
+    except YAMLProblem as exc:
+        raise ConfigError(f"configuration file {exc.where(path)}: {exc.problem}",
+                          hint="give --config a YAML file") from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):

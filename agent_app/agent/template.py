@@ -2,7 +2,7 @@
 
 Shipped templates live in `prompts/agents/` (a sub-folder, so the chat template registry, which
 lists `prompts/*.yaml`, does not mistake them for chat templates). A template is read with
-`yaml.safe_load` and validated by pydantic with unknown keys rejected, like the chat templates.
+`agent_app.yamlfile` (safe, no aliases) and validated by pydantic with unknown keys rejected, like the chat templates.
 """
 
 from __future__ import annotations
@@ -92,12 +92,12 @@ def load_react_template(name_or_path: str = "react") -> ReActTemplate:
 
 @lru_cache(maxsize=8)
 def _load(path: Path, _stamp: int) -> ReActTemplate:
-    import yaml
+    from agent_app.yamlfile import YAMLProblem, read_yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise TemplateError(f"{path}: cannot read the agent template: {_first_line(exc)}") from None
+        data = read_yaml(path)
+    except YAMLProblem as exc:
+        raise TemplateError(f"{exc.where(path)}: cannot read the agent template: {exc.problem}") from None
     if not isinstance(data, dict):
         raise TemplateError(f"{path}: an agent template must be a mapping (system, examples, ...)")
     try:
@@ -106,8 +106,4 @@ def _load(path: Path, _stamp: int) -> ReActTemplate:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         raise TemplateError(f"{path} ({where}): {err['msg']}") from None
-
-
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from agent_app.chat import commands
 from agent_app.errors import AppError
+from agent_app.textinput import NOT_UTF8_WARNING, clean_input
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,10 +35,18 @@ class ChatUI:
         self.console.print(f"[cyan]{text}[/cyan]", highlight=False, markup=True)
 
     def warn(self, text: str) -> None:
-        self.console.print(f"[yellow]warning:[/yellow] {text}", highlight=False)
+        from rich.markup import escape
+
+        from agent_app.monitoring.redact import redact_message
+
+        self.console.print(f"[yellow]warning:[/yellow] {escape(redact_message(text))}", highlight=False)
 
     def error(self, text: str) -> None:
-        self.console.print(f"[red]error:[/red] {text}", highlight=False)
+        from rich.markup import escape
+
+        from agent_app.monitoring.redact import redact_message
+
+        self.console.print(f"[red]error:[/red] {escape(redact_message(text))}", highlight=False)
 
     # -- loop ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -67,7 +76,12 @@ class ChatUI:
         """The next input line, or None at end of input (Ctrl-D)."""
         if not self.interactive:
             line = sys.stdin.readline()
-            return None if line == "" else line.rstrip("\n")
+            if line == "":
+                return None
+            line, replaced = clean_input(line.rstrip("\n"))
+            if replaced:
+                self.warn(NOT_UTF8_WARNING)
+            return line
         if self._prompt is None:
             from prompt_toolkit import PromptSession
             from prompt_toolkit.history import FileHistory, InMemoryHistory

@@ -327,7 +327,10 @@ class ChatSession:
         key = (id(template), id(self.model), self.params.model_dump_json(), self.system_prompt, self.collection)
         if key != self._chain_key:
             if self.system_prompt and template.mode == "chat":
-                template = template.model_copy(update={"system": self.system_prompt})
+                # --system is literal text, not a template: braces are escaped so that
+                # `Reply in JSON like {"a": 1}` is sent as written and `{input}` is not filled in.
+                literal = self.system_prompt.replace("{", "{{").replace("}", "}}")
+                template = template.model_copy(update={"system": literal})
             llm = self._completion_model() if template.mode == "completion" else None
             extras = {}
             if template.kind == "retrieval":

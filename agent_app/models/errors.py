@@ -15,7 +15,9 @@ def explain(exc: BaseException, *, base_url: str | None = None) -> AppError | No
     """An `AppError` describing `exc` for the user, or None when it is not a known failure."""
     if isinstance(exc, AppError):
         return exc
-    where = base_url or "the OpenAI API"
+    from agent_app.monitoring.redact import redact_message
+
+    where = redact_message(base_url) if base_url else "the OpenAI API"
     openai = sys.modules.get("openai")
     if openai is not None:
         if isinstance(exc, openai.AuthenticationError):
@@ -40,15 +42,33 @@ def explain(exc: BaseException, *, base_url: str | None = None) -> AppError | No
         if isinstance(exc, openai.APITimeoutError):
             return ProviderError(f"{where} did not answer in time", hint="try again, or raise request_timeout")
         if isinstance(exc, openai.APIConnectionError):
+            if _is_protocol_error(exc):
+                return ProviderError(f"{where} answered with something that is not HTTP",
+                                     hint="is this URL an OpenAI-compatible API (ending in /v1)?")
             return ProviderError(f"cannot reach {where}", hint="is the server running and the URL right?")
+        if isinstance(exc, openai.APIResponseValidationError):
+            return ProviderError(f"{where} answered in a form that is not the OpenAI API",
+                                 hint="is this URL an OpenAI-compatible API (ending in /v1)?")
         if isinstance(exc, openai.APIStatusError):
             return ProviderError(f"{where} failed with HTTP {exc.status_code}: {_first_line(exc)}")
+    import json
+
+    if isinstance(exc, json.JSONDecodeError):  # a 200 answer whose body is not JSON
+        return ProviderError(f"{where} answered with text that is not JSON",
+                             hint="is this URL an OpenAI-compatible API (ending in /v1)?")
     httpx = sys.modules.get("httpx")
     if httpx is not None and isinstance(exc, httpx.TransportError):
         # The stream broke after it started: the server died or the network dropped mid-answer.
         return ProviderError(f"lost the connection to {where} mid-answer",
                              hint="the partial answer was kept; check the server and ask again")
     return None
+
+
+def _is_protocol_error(exc: BaseException) -> bool:
+    """True when the connection worked but the answer was not valid HTTP."""
+    httpx = sys.modules.get("httpx")
+    cause = exc.__cause__ or exc.__context__
+    return httpx is not None and isinstance(cause, httpx.ProtocolError | httpx.DecodingError)
 
 
 def _code(exc: BaseException) -> str | None:

@@ -164,13 +164,13 @@ def _openai_params(params: GenerationParams) -> dict:
 def _fake_replies(name: str) -> list[str]:
     if not name:
         return []
-    import yaml
+    from agent_app.yamlfile import YAMLProblem, read_yaml
 
     path = Path(name).expanduser()
     try:
-        replies = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ModelNotFoundError(f"cannot read scripted replies from {path}: {exc}") from None
+        replies = read_yaml(path)
+    except YAMLProblem as exc:
+        raise ModelNotFoundError(f"scripted replies {exc.where(path)}: {exc.problem}") from None
     if not isinstance(replies, list):
         raise ConfigError(f"{path} must hold a YAML list of replies")
     return [str(r) for r in replies]

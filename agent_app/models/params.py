@@ -7,6 +7,7 @@ a template); every chat model of ours accepts them as invoke keyword arguments, 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -90,12 +91,39 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
         if value == "" or value.lower() in {"none", "default"}:
             out[name] = None
         elif name == "stop":
-            decoded = value.encode().decode("unicode_escape")  # lets users type \n
+            decoded = unescape(value)
             out.setdefault("stop", [])
             out["stop"] = (out["stop"] or []) + [decoded]
         else:
             out[name] = value
     return out
+
+
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[ntr\\]|.?)", re.DOTALL)
+_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+
+
+def unescape(value: str) -> str:
+    """Turn the escapes a user can type (\\n, \\t, \\r, \\\\, \\uXXXX) into characters.
+
+    Only these are understood, and anything else is an error with the list: the codec
+    `unicode_escape` that was used before crashed on `\\x` and turned `。` into mojibake
+    (it reads the UTF-8 bytes as Latin-1).
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        code = match.group(1)
+        if code in _SIMPLE_ESCAPES:
+            return _SIMPLE_ESCAPES[code]
+        if code[:1] in ("u", "U") and len(code) > 1:
+            try:
+                return chr(int(code[1:], 16))
+            except ValueError:  # beyond U+10FFFF
+                pass
+        raise ConfigError(f"unknown escape {match.group(0)!r} in {value!r}",
+                          hint="use \\n, \\t, \\r, \\\\ or \\uXXXX (four hex digits)")
+
+    return _ESCAPE.sub(replace, value)
 
 
 def _one_line(exc: ValidationError) -> str:

@@ -46,7 +46,9 @@ class RotatingAppender:
         self._lock = threading.Lock()
 
     def write_line(self, line: str) -> None:
-        data = (line.rstrip("\n") + "\n").encode("utf-8")
+        # backslashreplace: a lone surrogate that slipped through is written as \\udcff instead
+        # of failing the write (which would switch the log off for the rest of the run).
+        data = (line.rstrip("\n") + "\n").encode("utf-8", "backslashreplace")
         with self._lock:
             if self._fd is None or self._rotated_elsewhere():
                 self._reopen()

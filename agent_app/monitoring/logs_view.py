@@ -68,6 +68,8 @@ def show_logs(
             try:
                 event = json.loads(line)
             except json.JSONDecodeError:
+                event = None
+            if not isinstance(event, dict):  # not JSON, or JSON that is not an event object
                 console.print(Text(f"(unreadable line) {line[:200]}", style="yellow"))
             else:
                 console.print(format_event(event), highlight=False, soft_wrap=True)

@@ -16,6 +16,8 @@ MASK = "***"
 MIN_SECRET_LENGTH = 6
 
 _PATTERNS = [
+    # Credentials inside a URL: http://user:pass@host -> http://***@host
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/@:]*:[^\s/@]*@"), r"\1" + MASK + "@"),
     (re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"), "sk-" + MASK),
     (re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=\-]{6,}"), "Bearer " + MASK),
     (
@@ -63,3 +65,18 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.data(v) for v in value]
         return value
+
+
+# Secrets the app was configured with (API keys), masked in every message shown to the user,
+# not only in logs: an error from a server can echo the key back.
+_known = Redactor()
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a configured secret so that `redact_message` masks it wherever it appears."""
+    _known.add_secret(value)
+
+
+def redact_message(text: str) -> str:
+    """`text` with registered secrets, URL passwords and credential-looking values masked."""
+    return _known.text(text)

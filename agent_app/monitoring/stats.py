@@ -15,11 +15,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from agent_app import paths
 from agent_app.errors import ConfigError
 from agent_app.monitoring.events import EventCallbackHandler
+from agent_app.yamlfile import YAMLProblem, parse_yaml, read_yaml
 
 PRICES_FILE = "prices.yaml"
 
@@ -54,13 +53,13 @@ def load_prices(user_file: str | Path | None = None) -> PriceTable:
     """The shipped price table, updated by the user's `prices.yaml` in the config folder (or
     `user_file`). Raises ConfigError for a user file that cannot be read."""
     shipped = resources.files("agent_app.monitoring").joinpath(PRICES_FILE).read_text(encoding="utf-8")
-    data = _parse_prices(yaml.safe_load(shipped), PRICES_FILE)
+    data = _parse_prices(parse_yaml(shipped), PRICES_FILE)
     path = Path(user_file).expanduser() if user_file is not None else paths.config_dir() / PRICES_FILE
     if path.is_file():
         try:
-            user = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read the price table {path}: {exc}") from None
+            user = read_yaml(path)
+        except YAMLProblem as exc:
+            raise ConfigError(f"price table {exc.where(path)}: {exc.problem}") from None
         user_table = _parse_prices(user, str(path))
         data = PriceTable({**data.per_million, **user_table.per_million}, user_table.currency)
     return data

@@ -222,7 +222,9 @@ def _load(name: str, version: Path) -> Collection:
     manifest = _read_manifest(name, version)
     try:
         vectors = VectorIndex.load(version, lazy_embeddings(manifest.embedding_model), storage.collections_root())
-    except Exception as exc:  # faiss, pickle and OS errors all mean the same to the user
+    except IndexCorruptError as exc:  # e.g. the old pickle format, refused unread
+        raise _corrupt(name, exc.message) from None
+    except Exception as exc:  # faiss, JSON and OS errors all mean the same to the user
         raise _corrupt(name, f"cannot read the index: {type(exc).__name__}") from exc
     if len(vectors) != manifest.chunk_count or set(vectors.ids()) != _manifest_ids(manifest):
         raise _corrupt(name, "the index and its manifest disagree")

@@ -43,3 +43,7 @@ class NothingToIngestError(RetrievalError):
 
 class UnsafeIndexPathError(RetrievalError):
     """An index location outside the app's data folder (pickle files are only trusted there)."""
+
+
+class StorageNotWritableError(RetrievalError):
+    """The data folder where collections are saved cannot be written."""

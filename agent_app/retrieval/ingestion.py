@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
+from agent_app.retrieval import storage
 from agent_app.retrieval.collection import Collection, new_collection, open_collection
 from agent_app.retrieval.discovery import discover
 from agent_app.retrieval.embedding_models import embedding_model_name
@@ -33,6 +34,7 @@ from agent_app.retrieval.settings import RetrievalSettings
 from agent_app.retrieval.splitting import Chunk, split_sections
 
 if TYPE_CHECKING:
+    import numpy as np
     from langchain_core.embeddings import Embeddings
 
 EMBED_BATCH = 512  # chunks per embedding call (a multiple of the model's batch size of 64)
@@ -113,6 +115,7 @@ def ingest(
     settings = settings or RetrievalSettings()
     name = collection or settings.default_collection
     model_name = embedding_model_name(settings.embeddings)
+    storage.check_writable(storage.collection_dir(name))
     coll, note = _open_for_update(name, model_name, settings, rebuild)
     report = IngestReport(collection=name, embedding_model=model_name, notes=[note] if note else [])
     if embeddings is None:
@@ -211,7 +214,7 @@ def _read_file(
     return _Pending(key, record, chunks, is_update=previous is not None)
 
 
-def _embed(texts: list[str], embeddings: Embeddings, done: Callable[[int], None]) -> list[list[float]]:
+def _embed(texts: list[str], embeddings: Embeddings, done: Callable[[int], None]) -> np.ndarray:
     """Embed in slices (for progress) of the texts sorted by length, longest first.
 
     sentence-transformers sorts each call's texts by length so that batches need little
@@ -219,18 +222,23 @@ def _embed(texts: list[str], embeddings: Embeddings, done: Callable[[int], None]
     tokens on a mixed English/Japanese corpus). Slices of a sorted list, a multiple of the batch
     size long, give exactly the batches of one big call.
     """
+    import numpy as np
+
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-    vectors: list[list[float]] = [[] for _ in texts]
+    # One float32 matrix, filled batch by batch: Python lists of floats took 8x the memory
+    # (a 20 MB file's vectors alone were over 1 GB as lists).
+    vectors: np.ndarray | None = None
     for start in range(0, len(order), EMBED_BATCH):
         positions = order[start : start + EMBED_BATCH]
-        embedded = embeddings.embed_documents([texts[i] for i in positions])
-        for position, vector in zip(positions, embedded, strict=True):
-            vectors[position] = vector
+        embedded = np.asarray(embeddings.embed_documents([texts[i] for i in positions]), dtype=np.float32)
+        if vectors is None:
+            vectors = np.empty((len(texts), embedded.shape[1]), dtype=np.float32)
+        vectors[positions] = embedded
         done(start + len(positions))
-    return vectors
+    return vectors if vectors is not None else np.empty((0, 0), dtype=np.float32)
 
 
-def _store(coll: Collection, pending: list[_Pending], vectors: list[list[float]], report: IngestReport) -> None:
+def _store(coll: Collection, pending: list[_Pending], vectors: np.ndarray, report: IngestReport) -> None:
     from langchain_core.documents import Document
 
     offset = 0

@@ -18,7 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agent_app import paths
-from agent_app.retrieval.errors import IndexCorruptError, InvalidCollectionNameError, ingest_command
+from agent_app.retrieval.errors import (
+    IndexCorruptError,
+    InvalidCollectionNameError,
+    StorageNotWritableError,
+    ingest_command,
+)
 from agent_app.retrieval.names import check_collection_name
 
 POINTER_FILE = "CURRENT"
@@ -63,6 +68,24 @@ def current_version(folder: Path) -> Path | None:
             hint=f"rebuild it: {ingest_command(folder.name, rebuild=True)}",
         )
     return version
+
+
+def check_writable(folder: Path) -> None:
+    """Fail now, with a clear message, if a collection cannot be saved into `folder`.
+
+    Ingest reads and embeds for minutes before it saves; this is checked first so that a
+    read-only data folder is reported at once, not after the work.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{uuid.uuid4().hex[:8]}"
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        raise StorageNotWritableError(
+            f"cannot save documents in {folder} ({exc.strerror or exc})",
+            hint="make the data folder writable, or point AGENT_APP_DATA_DIR at another one",
+        ) from None
 
 
 def write_version(folder: Path, write: Callable[[Path], None]) -> Path:

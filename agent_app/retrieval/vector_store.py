@@ -1,35 +1,35 @@
-"""The one module that touches FAISS and langchain_community.
+"""The one module that touches FAISS: vectors in a flat index, chunks in a JSON docstore.
 
-Why langchain_community: its FAISS store (index + docstore + save/load) is LangChain's standard
-one and still works, although the package is sunset upstream and warns on import. Keeping it
-behind this small class means a later move to plain faiss (or another store) changes one file.
-
-Its docstore is saved with pickle, and unpickling can run code, so `load` only opens folders
-inside the app's own data folder, never a path a user passes in.
+Why not langchain_community's FAISS store: it saves its docstore with pickle, and loading a
+pickle runs whatever code the file names. A hand-made `index.pkl` in a collection folder once
+executed `os.system` on the next question. Here the index is written with `faiss.write_index`
+(plain arrays) and the chunks as JSON (`docstore.json`), so a damaged or planted file can only
+fail to parse. A folder that still holds the old pickle is refused with a rebuild hint; the
+pickle is never opened. (langchain_community is also sunset upstream.)
 """
 
 from __future__ import annotations
 
-import warnings
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent_app.retrieval.errors import UnsafeIndexPathError
+from agent_app.retrieval.errors import IndexCorruptError, UnsafeIndexPathError
 
 if TYPE_CHECKING:
     import numpy as np
     from langchain_core.documents import Document
     from langchain_core.embeddings import Embeddings
 
+INDEX_FILE = "index.faiss"
+DOCSTORE_FILE = "docstore.json"
+LEGACY_PICKLE = "index.pkl"
+DOCSTORE_FORMAT = 1
 
-def _faiss_store_class() -> Any:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # the sunset notice, see module doc
-        from langchain_community.docstore.in_memory import InMemoryDocstore
-        from langchain_community.vectorstores import FAISS
-        from langchain_community.vectorstores.utils import DistanceStrategy
-    return FAISS, DistanceStrategy, InMemoryDocstore
+
+class LegacyPickleIndexError(IndexCorruptError):
+    """A collection saved by an older version, with a pickled docstore that is never loaded."""
 
 
 class VectorIndex:
@@ -38,49 +38,57 @@ class VectorIndex:
     Positions (0..n-1) are the rows of the FAISS index; they shift when chunks are deleted.
     """
 
-    def __init__(self, embeddings: Embeddings, store: Any = None) -> None:
+    def __init__(self, embeddings: Embeddings, index: Any = None, documents: list[Document] | None = None) -> None:
         self.embeddings = embeddings
-        self._store = store
+        self._index = index
+        self._documents: list[Document] = documents or []
 
     def __len__(self) -> int:
-        return 0 if self._store is None else int(self._store.index.ntotal)
+        return 0 if self._index is None else int(self._index.ntotal)
 
     @property
     def dimensions(self) -> int | None:
-        return None if self._store is None else int(self._store.index.d)
+        return None if self._index is None else int(self._index.d)
 
-    def add(self, documents: Sequence[Document], vectors: Sequence[Sequence[float]]) -> None:
-        """Add documents (with ids set) and their precomputed vectors."""
-        if not documents:
+    def add(self, documents: Sequence[Document], vectors: Any) -> None:
+        """Add documents (with ids set) and their precomputed vectors (rows of a matrix)."""
+        import numpy as np
+
+        if not len(documents):
             return
-        if self._store is None:
-            self._store = self._empty_store(len(vectors[0]))
-        self._store.add_embeddings(
-            text_embeddings=[(d.page_content, list(v)) for d, v in zip(documents, vectors, strict=True)],
-            metadatas=[d.metadata for d in documents],
-            ids=[d.id for d in documents],
-        )
+        matrix = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
+        if matrix.ndim != 2 or matrix.shape[0] != len(documents):
+            raise ValueError("one vector per document is needed")
+        if self._index is None:
+            import faiss
+
+            self._index = faiss.IndexFlatIP(matrix.shape[1])
+        self._index.add(matrix)
+        self._documents.extend(documents)
 
     def delete(self, ids: Sequence[str]) -> None:
-        if ids and self._store is not None:
-            self._store.delete(list(ids))
+        if not ids or self._index is None:
+            return
+        import numpy as np
+
+        gone = set(ids)
+        positions = [i for i, doc in enumerate(self._documents) if doc.id in gone]
+        if positions:
+            self._index.remove_ids(np.asarray(positions, dtype=np.int64))
+            self._documents = [doc for doc in self._documents if doc.id not in gone]
 
     def ids(self) -> list[str]:
         """Chunk ids in position order."""
-        if self._store is None:
-            return []
-        mapping = self._store.index_to_docstore_id
-        return [mapping[i] for i in range(len(mapping))]
+        return [str(doc.id) for doc in self._documents]
 
     def document(self, position: int) -> Document:
-        store = self._store
-        return store.docstore.search(store.index_to_docstore_id[position])
+        return self._documents[position]
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The k nearest positions with their cosine similarity, best first."""
         if not len(self):
             return []
-        scores, positions = self._store.index.search(vector.reshape(1, -1), min(k, len(self)))
+        scores, positions = self._index.search(vector.reshape(1, -1), min(k, len(self)))
         return [(int(p), float(s)) for p, s in zip(positions[0], scores[0], strict=True) if p >= 0]
 
     def similarities(self, vector: np.ndarray, positions: Sequence[int]) -> list[float]:
@@ -89,12 +97,21 @@ class VectorIndex:
 
         if not positions:
             return []
-        stored = self._store.index.reconstruct_batch(np.asarray(positions, dtype=np.int64))
+        stored = self._index.reconstruct_batch(np.asarray(positions, dtype=np.int64))
         return [float(x) for x in stored @ vector]
 
     def save(self, folder: Path) -> None:
-        if self._store is not None:
-            self._store.save_local(str(folder))
+        if self._index is None:
+            return
+        import faiss
+
+        faiss.write_index(self._index, str(folder / INDEX_FILE))
+        data = {
+            "format": DOCSTORE_FORMAT,
+            "documents": [{"id": d.id, "text": d.page_content, "metadata": d.metadata} for d in self._documents],
+        }
+        with open(folder / DOCSTORE_FILE, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False, default=str)
 
     @classmethod
     def load(cls, folder: Path, embeddings: Embeddings, trusted_root: Path) -> VectorIndex:
@@ -102,27 +119,22 @@ class VectorIndex:
         resolved, root = folder.resolve(), trusted_root.resolve()
         if not resolved.is_relative_to(root):
             raise UnsafeIndexPathError(f"refusing to load an index from outside {root}: {resolved}")
-        if not (resolved / "index.faiss").exists():
-            return cls(embeddings)  # an empty collection has no FAISS files
-        store_class, distance, _ = _faiss_store_class()
-        store = store_class.load_local(
-            str(resolved),
-            embeddings,
-            allow_dangerous_deserialization=True,  # safe: only our own files, checked above
-            distance_strategy=distance.MAX_INNER_PRODUCT,
-        )
-        if store.index.ntotal != len(store.index_to_docstore_id):
-            raise ValueError("FAISS index and docstore disagree")
-        return cls(embeddings, store)
-
-    def _empty_store(self, dimensions: int) -> Any:
+        if (resolved / LEGACY_PICKLE).exists() and not (resolved / DOCSTORE_FILE).exists():
+            raise LegacyPickleIndexError(
+                "this collection was saved in the old pickle format, which is not loaded because a "
+                "pickle can run code")
+        if not (resolved / INDEX_FILE).exists():
+            return cls(embeddings)  # an empty collection has no index files
         import faiss
+        from langchain_core.documents import Document
 
-        store_class, distance, docstore_class = _faiss_store_class()
-        return store_class(
-            self.embeddings,
-            faiss.IndexFlatIP(dimensions),
-            docstore_class({}),
-            {},
-            distance_strategy=distance.MAX_INNER_PRODUCT,
-        )
+        index = faiss.read_index(str(resolved / INDEX_FILE))
+        with open(resolved / DOCSTORE_FILE, encoding="utf-8") as f:
+            data = json.load(f)
+        if not isinstance(data, dict) or data.get("format") != DOCSTORE_FORMAT:
+            raise ValueError("unknown docstore format")
+        documents = [Document(id=str(d["id"]), page_content=str(d["text"]), metadata=dict(d["metadata"]))
+                     for d in data["documents"]]
+        if index.ntotal != len(documents):
+            raise ValueError("FAISS index and docstore disagree")
+        return cls(embeddings, index, documents)

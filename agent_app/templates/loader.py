@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from agent_app.errors import TemplateError
 from agent_app.templates.schema import Template, TemplateProblem
+from agent_app.yamlfile import YAMLProblem, parse_yaml
 
 MAX_TEMPLATE_BYTES = 256 * 1024
 """Larger files are refused: a template is a page of text, and YAML aliases can blow up."""
@@ -50,12 +51,9 @@ def load_template(path: str | Path) -> Template:
 def parse_template(text: str, source: str | Path = "<template>") -> Template:
     """Validate template YAML `text`; `source` only names it in error messages."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise TemplateError(f"{source}{where}: invalid YAML: {_one_line(problem)}") from None
+        data = parse_yaml(text)
+    except YAMLProblem as exc:
+        raise TemplateError(f"{exc.where(source)}: invalid YAML: {exc.problem}") from None
     if not isinstance(data, dict):
         raise TemplateError(f"{source}: a template must be a mapping of keys (name, system, messages, ...)")
     try:

@@ -103,7 +103,8 @@ def test_damaged_index_says_how_to_rebuild_and_ingest_rebuilds_it(docs: Path) ->
     ("damage", "expected"),
     [
         (lambda folder, version: (version / "manifest.json").write_text("{"), "manifest is missing"),
-        (lambda folder, version: (version / "index.pkl").unlink(), "cannot read the index"),
+        (lambda folder, version: (version / "docstore.json").unlink(), "cannot read the index"),
+        (lambda folder, version: (version / "docstore.json").write_text("[1, 2"), "cannot read the index"),
         (lambda folder, version: (folder / "CURRENT").write_text("../../etc"), "CURRENT names no saved index"),
     ],
 )

@@ -179,5 +179,5 @@ def test_embedding_slices_are_length_sorted_and_vectors_keep_their_order(monkeyp
     done = []
     vectors = ingestion._embed(texts, LengthEmbeddings(), done.append)
     assert calls == [[5, 4], [3, 2], [1]]
-    assert vectors == [[3.0], [1.0], [5.0], [2.0], [4.0]]
+    assert vectors.tolist() == [[3.0], [1.0], [5.0], [2.0], [4.0]]
     assert done == [2, 4, 5]
