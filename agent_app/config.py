@@ -43,7 +43,8 @@ class Settings(BaseModel):
     )
     base_url: str | None = Field(None, description="OpenAI-compatible server URL (OPENAI_BASE_URL)")
     openai_api_key: SecretStr | None = Field(None, description="OpenAI key (OPENAI_API_KEY)")
-    request_timeout: float = Field(120.0, gt=0, description="seconds to wait for a remote model")
+    request_timeout: float = Field(
+        60.0, gt=0, description="seconds a remote model may stay silent before the call is given up")
     max_retries: int = Field(1, ge=0, le=10, description="retries of a failed remote call")
     params: GenerationParams = Field(default_factory=GenerationParams)
     threads: int | None = Field(None, ge=1, le=256, description="torch threads for the local model")
@@ -117,8 +118,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         loaded = read_yaml(path)
     except YAMLProblem as exc:
-        raise ConfigError(f"configuration file {exc.where(path)}: {exc.problem}",
-                          hint="give --config a YAML file") from None
+        raise ConfigError(f"configuration file {exc.where(path)}: {exc.problem}") from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):

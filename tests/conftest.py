@@ -63,6 +63,16 @@ def server_chat_model(llama_server):
     return build_chat_model("openai/smollm2", _settings(base_url=llama_server.base_url, max_retries=0))
 
 
+@pytest.fixture(scope="session")
+def embeddings():
+    """The bundled all-MiniLM-L6-v2; `bundled_embeddings()` caches it, so ingest reuses it."""
+    from agent_app.embeddings import bundled_embeddings
+
+    model = bundled_embeddings()
+    model.embed_query("warm up")
+    return model
+
+
 @pytest.fixture(params=["local", "server"])
 def any_chat_model(request):
     """The same checks against both backends: that is what "interchangeable" means."""

@@ -34,6 +34,8 @@ class AgentResult:
     mode: str = "react"
     forced: bool = False
     """True when the step limit was reached and the answer was forced from what was known."""
+    injection_blocked: bool = False
+    """True when text injected through a tool result was removed from the answer."""
 
     @property
     def n_steps(self) -> int:
@@ -42,7 +44,8 @@ class AgentResult:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (for `ask --agent --json`)."""
         return {"answer": self.answer, "steps": [s.as_dict() for s in self.steps], "n_steps": self.n_steps,
-                "seconds": round(self.seconds, 3), "mode": self.mode, "forced": self.forced}
+                "seconds": round(self.seconds, 3), "mode": self.mode, "forced": self.forced,
+                "injection_blocked": self.injection_blocked}
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ class NativeAgent(EventAgent):
         from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
         from langgraph.errors import GraphRecursionError
 
+        from tools.failure import is_failure
+
         started = time.monotonic()
         messages: list[BaseMessage] = [*history, HumanMessage(question)]
         steps: list[AgentStep] = []
@@ -87,7 +89,7 @@ class NativeAgent(EventAgent):
                         elif isinstance(message, ToolMessage):
                             fallback = (message.name or "", "", len(steps) + 1)
                             tool, text, index = calls.get(message.tool_call_id, fallback)
-                            error = message.status == "error"
+                            error = message.status == "error" or is_failure(message.text)
                             yield Observation(message.text, tool, index, error)
                             steps.append(AgentStep(tool, text, message.text, error))
         except GraphRecursionError:

@@ -89,11 +89,13 @@ class ReActAgent(EventAgent):
             output = tool.invoke(_tool_input(tool, text), config=config)
         except Exception as exc:  # a tool's failure is something for the model to read
             return f"tool error: {type(exc).__name__}: {exc}", True
+        from tools.failure import is_failure
+
         observation = output if isinstance(output, str) else str(getattr(output, "content", output))
         limit = self.settings.observation_chars
         if len(observation) > limit:
             observation = observation[: limit - 1].rstrip() + "…"
-        return observation, False
+        return observation, is_failure(observation)
 
 
 def _tool_input(tool: BaseTool, text: str) -> Any:

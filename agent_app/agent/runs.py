@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from agent_app.agent.events import AgentEvent, AgentResult, Finished
+from agent_app.agent.events import AgentEvent, AgentResult, FinalAnswerToken, Finished, Observation
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -55,6 +55,38 @@ def result_of(events: Iterable[AgentEvent]) -> AgentResult:
     return result
 
 
+def _guarded(run: Generator[AgentEvent, None, AgentResult]) -> Generator[AgentEvent, None, AgentResult]:
+    """Pass the run's events through, but once an observation carried instructions or agent
+    markers, hold the answer back until it is checked (`injection.guard_answer`)."""
+    from agent_app.agent.injection import guard_answer, is_suspicious
+
+    observations: list[str] = []
+    held: list[str] = []
+    suspicious = False
+    while True:
+        try:
+            event = next(run)
+        except StopIteration as stop:
+            result: AgentResult = stop.value
+            break
+        if isinstance(event, Observation):
+            observations.append(event.text)
+            suspicious = suspicious or is_suspicious(event.text)
+        if suspicious and isinstance(event, FinalAnswerToken):
+            held.append(event.text)
+            continue
+        yield event
+    if not suspicious:
+        return result
+    answer, changed = guard_answer(result.answer, observations)
+    # Tokens streamed before the first suspicious observation were already shown: the check
+    # covers the answer, which only starts after the last observation.
+    text = answer if changed else "".join(held)
+    if text:
+        yield FinalAnswerToken(text)
+    return replace(result, answer=answer, injection_blocked=changed) if changed else result
+
+
 class EventAgent:
     """`invoke` and `stream` for an agent that implements `_run` as an event generator: the
     run is wrapped in one `agent` chain run for the callbacks and ends with `Finished`."""
@@ -70,7 +102,7 @@ class EventAgent:
                ) -> Iterator[AgentEvent]:
         """Run, yielding step events live, answer tokens as they are written, then `Finished`."""
         with agent_run(config, input, self.mode) as run:
-            result = yield from self._run(input, history, run.config)
+            result = yield from _guarded(self._run(input, history, run.config))
             run.result = result
         yield Finished(result)
 

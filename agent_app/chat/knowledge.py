@@ -24,6 +24,11 @@ def ingest_with_progress(paths: Sequence[str], console: Console, *, collection: 
     from agent_app.retrieval import ingest
 
     quiet_transformers()  # its own loading bars would tear the progress display
+    if not console.is_terminal:  # a log or a pipe: plain lines, a few of them, instead of a bar
+        result = ingest(list(paths), collection=collection, settings=settings, progress=_ProgressLines(console),
+                        rebuild=rebuild)
+        print_report(result, console)
+        return result
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         files = progress.add_task("files", total=None)
@@ -37,6 +42,31 @@ def ingest_with_progress(paths: Sequence[str], console: Console, *, collection: 
         result = ingest(list(paths), collection=collection, settings=settings, progress=report, rebuild=rebuild)
     print_report(result, console)
     return result
+
+
+class _ProgressLines:
+    """Ingest progress as text lines (when output is not a terminal): one per stage change and
+    at most one every `every_s` seconds, so a long ingest shows it is alive without flooding."""
+
+    def __init__(self, console: Console, every_s: float = 10.0) -> None:
+        import time
+
+        self.console = console
+        self.every_s = every_s
+        self._clock = time.monotonic
+        self._started = self._last = self._clock()
+        self._stage = ""
+
+    def __call__(self, p) -> None:
+        now = self._clock()
+        if p.stage == self._stage and now - self._last < self.every_s:
+            return
+        self._stage, self._last = p.stage, now
+        if p.stage == "embedding":
+            done = f"{p.chunks_done}/{p.chunks_total} chunks"
+        else:
+            done = f"{p.files_done}/{p.files_total} files, {p.chunks_total} chunks"
+        self.console.print(f"ingest: {p.stage} {done} ({now - self._started:.0f} s)", highlight=False)
 
 
 def print_report(report: IngestReport, console: Console) -> None:

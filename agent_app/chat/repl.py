@@ -150,8 +150,11 @@ class ChatUI:
         from rich.text import Text
 
         text, calls, lines = "", [], []
+        waiting = Waiting(self.session.model_label)
 
         def view(final: bool = False) -> Group:
+            if not lines and not text and not final:
+                return Group(waiting)
             if not lines:
                 return Group(Markdown(text))
             if final:  # collapse the steps into one line; /steps shows them again
@@ -179,3 +182,27 @@ def step_line(event) -> str:
         return f"  → {event.tool}({event.input})"
     text = " ".join(str(event.text).split())
     return f"  ← {text[:160]}{'…' if len(text) > 160 else ''}"
+
+
+class Waiting:
+    """A spinner with the seconds waited, shown until the first token arrives: a slow or silent
+    server is visible as such, and says which setting bounds the wait."""
+
+    def __init__(self, label: str) -> None:
+        import time
+
+        from rich.spinner import Spinner
+
+        self.label = label
+        self._clock = time.monotonic
+        self._started = self._clock()
+        self._spinner = Spinner("dots", style="dim")
+
+    def __rich__(self):
+        from rich.text import Text
+
+        waited = self._clock() - self._started
+        remote = not self.label.startswith(("local", "fake"))
+        hint = " · gives up after request_timeout" if remote and waited >= 10 else ""
+        self._spinner.text = Text(f"waiting for {self.label} ({waited:.0f} s){hint}", style="dim")
+        return self._spinner

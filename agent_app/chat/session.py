@@ -122,7 +122,9 @@ class ChatSession:
                  variables: dict[str, str] | None = None, params: GenerationParams | None = None,
                  system_prompt: str | None = None, store: ConversationStore | None = None,
                  monitoring: Monitoring | None = None, collection: str | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None, chat_model: BaseChatModel | None = None) -> None:
+        """`chat_model`: a ready model to use instead of building `model` (tests, embedding apps);
+        `model` then only names it."""
         from agent_app.templates import TemplateRegistry
 
         self.settings = settings
@@ -156,6 +158,10 @@ class ChatSession:
         self._loaded = threading.Event()
         self._loader: threading.Thread | None = None
         self.status = "not loaded"
+        if chat_model is not None:
+            self._model = chat_model
+            self._loaded.set()
+            self.status = "ready"
         self.template  # noqa: B018 - fail now on a bad --template, not at the first question
 
     # -- model --------------------------------------------------------------------------
@@ -457,7 +463,7 @@ class ChatSession:
         except Exception as exc:
             from agent_app.models.errors import explain
 
-            error = explain(exc, base_url=self.settings.base_url)
+            error = explain(exc, base_url=self.settings.base_url, mid_answer=bool(parts))
             if error is None:
                 raise
             raise error from exc
@@ -482,6 +488,10 @@ class ChatSession:
                 result = event.result
                 turn.steps = list(result.steps)
                 turn.details.update(agent_mode=result.mode, forced_final_answer=result.forced)
+                if result.injection_blocked:
+                    turn.details["injection_blocked"] = True
+                    turn.warnings.append("a tool result held instructions aimed at the assistant; "
+                                         "they were ignored and kept out of the answer")
 
     def reply(self, user_input: str) -> TurnResult:
         """Answer without a consumer for the stream (timings are still measured)."""

@@ -10,9 +10,15 @@ import sys
 
 from agent_app.errors import AppError, ProviderError
 
+NOT_OPENAI_HINT = "is this URL an OpenAI-compatible API (ending in /v1)?"
 
-def explain(exc: BaseException, *, base_url: str | None = None) -> AppError | None:
-    """An `AppError` describing `exc` for the user, or None when it is not a known failure."""
+
+def explain(exc: BaseException, *, base_url: str | None = None, mid_answer: bool = False) -> AppError | None:
+    """An `AppError` describing `exc` for the user, or None when it is not a known failure.
+
+    `mid_answer`: part of the answer had already arrived, so a broken connection is a server
+    that went away, not one that cannot be reached.
+    """
     if isinstance(exc, AppError):
         return exc
     from agent_app.monitoring.redact import redact_message
@@ -40,35 +46,59 @@ def explain(exc: BaseException, *, base_url: str | None = None) -> AppError | No
                                      hint="use /clear or a shorter input")
             return ProviderError(f"{where} refused the request: {_first_line(exc)}")
         if isinstance(exc, openai.APITimeoutError):
-            return ProviderError(f"{where} did not answer in time", hint="try again, or raise request_timeout")
+            return ProviderError(f"{where} did not answer in time",
+                                 hint="is the server busy? raise request_timeout in the config, "
+                                      "or set AGENT_APP_REQUEST_TIMEOUT=120")
         if isinstance(exc, openai.APIConnectionError):
-            if _is_protocol_error(exc):
-                return ProviderError(f"{where} answered with something that is not HTTP",
-                                     hint="is this URL an OpenAI-compatible API (ending in /v1)?")
+            if _is_protocol_error(exc) and not mid_answer:
+                return ProviderError(f"{where} answered with something that is not HTTP", hint=NOT_OPENAI_HINT)
+            if mid_answer:
+                return _lost(where)
             return ProviderError(f"cannot reach {where}", hint="is the server running and the URL right?")
         if isinstance(exc, openai.APIResponseValidationError):
-            return ProviderError(f"{where} answered in a form that is not the OpenAI API",
-                                 hint="is this URL an OpenAI-compatible API (ending in /v1)?")
+            return ProviderError(f"{where} answered in a form that is not the OpenAI API", hint=NOT_OPENAI_HINT)
         if isinstance(exc, openai.APIStatusError):
             return ProviderError(f"{where} failed with HTTP {exc.status_code}: {_first_line(exc)}")
     import json
 
     if isinstance(exc, json.JSONDecodeError):  # a 200 answer whose body is not JSON
-        return ProviderError(f"{where} answered with text that is not JSON",
-                             hint="is this URL an OpenAI-compatible API (ending in /v1)?")
-    httpx = sys.modules.get("httpx")
-    if httpx is not None and isinstance(exc, httpx.TransportError):
+        return ProviderError(f"{where} answered with text that is not JSON", hint=NOT_OPENAI_HINT)
+    if isinstance(exc, ValueError) and "No generation chunks" in str(exc) and "openai" in sys.modules:
+        # langchain_core's words for a stream that ended without a single chunk, e.g. an HTML
+        # page served with status 200.
+        return ProviderError(f"{where} sent no answer (its reply was not an OpenAI-style stream)",
+                             hint=NOT_OPENAI_HINT)
+    if _in_chain(exc, "TransportError", "ProtocolError", "ReadError", "NetworkError"):
         # The stream broke after it started: the server died or the network dropped mid-answer.
-        return ProviderError(f"lost the connection to {where} mid-answer",
-                             hint="the partial answer was kept; check the server and ask again")
+        return _lost(where)
     return None
+
+
+def _lost(where: str) -> ProviderError:
+    return ProviderError(f"lost the connection to {where} mid-answer",
+                         hint="the partial answer was kept; check the server and ask again")
 
 
 def _is_protocol_error(exc: BaseException) -> bool:
     """True when the connection worked but the answer was not valid HTTP."""
-    httpx = sys.modules.get("httpx")
-    cause = exc.__cause__ or exc.__context__
-    return httpx is not None and isinstance(cause, httpx.ProtocolError | httpx.DecodingError)
+    return _in_chain(exc, "ProtocolError", "DecodingError")
+
+
+def _in_chain(exc: BaseException, *class_words: str) -> bool:
+    """True when `exc` or an exception it was raised from has a class name containing a word.
+
+    By name, because the openai SDK ships its own copy of httpx (`httpx2`), whose exception
+    classes are not httpx's.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        names = [cls.__name__ for cls in type(current).__mro__]
+        if any(word in name for word in class_words for name in names):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _code(exc: BaseException) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent_app.errors import ConfigError, MissingCredentialsError, ModelNotFoundError
 from agent_app.models.params import GenerationParams
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from agent_app.models.local_runtime import Progress
 
 PROVIDERS = ("local", "openai", "fake")
+CONNECT_TIMEOUT_S = 10.0
 BUNDLED_ALIASES = {"", "default", "smollm2", "smollm2-135m", "smollm2-135m-instruct"}
 
 
@@ -96,9 +97,17 @@ def _openai_kwargs(spec: ModelSpec, settings: Settings) -> dict:
         "model": spec.name or DEFAULT_OPENAI_MODEL,
         "api_key": key,
         "base_url": settings.base_url,
-        "timeout": settings.request_timeout,
+        # A server that accepts and never answers is given up on after request_timeout seconds
+        # without a byte; one that is down fails fast (connect).
+        "timeout": _timeout(settings.request_timeout),
         "max_retries": settings.max_retries,
     }
+
+
+def _timeout(seconds: float) -> Any:
+    import httpx
+
+    return httpx.Timeout(seconds, connect=min(CONNECT_TIMEOUT_S, seconds))
 
 
 def build_chat_model(model: str | ModelSpec | None, settings: Settings, *,

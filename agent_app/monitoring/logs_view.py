@@ -31,9 +31,11 @@ def format_event(event: dict[str, Any]) -> Text:
     ts = str(event.get("ts", ""))
     clock = ts[11:23] if len(ts) >= 23 else ts
     line = describe(event, "debug") or str(event.get("event", "?"))
-    style = "red" if event.get("phase") == "error" else ("bold" if event.get("depth", 0) == 0 else "")
+    depth = event.get("depth")
+    depth = depth if isinstance(depth, int) and 0 <= depth < 50 else 0  # a hand-edited line may hold anything
+    style = "red" if event.get("phase") == "error" else ("bold" if depth == 0 else "")
     text = Text(f"{clock} ", style="dim")
-    text.append("  " * int(event.get("depth", 0) or 0) + line, style=style)
+    text.append("  " * depth + line, style=style)
     return text
 
 

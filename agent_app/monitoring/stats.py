@@ -59,7 +59,7 @@ def load_prices(user_file: str | Path | None = None) -> PriceTable:
         try:
             user = read_yaml(path)
         except YAMLProblem as exc:
-            raise ConfigError(f"price table {exc.where(path)}: {exc.problem}") from None
+            raise ConfigError(f"cannot read the price table {exc.where(path)}: {exc.problem}") from None
         user_table = _parse_prices(user, str(path))
         data = PriceTable({**data.per_million, **user_table.per_million}, user_table.currency)
     return data

@@ -141,6 +141,7 @@ def ingest(
         notify(IngestProgress("reading", done, total, 0, chunks_total, str(file)))
 
     texts = [chunk.embedding_text for item in pending for chunk in item.chunks]
+    notify(IngestProgress("embedding", total, total, 0, chunks_total))
     vectors = _embed(texts, embeddings, lambda n: notify(IngestProgress("embedding", total, total, n, chunks_total)))
     _store(coll, pending, vectors, report)
 

@@ -7,13 +7,15 @@ short reason; the caller reports it and carries on with the other files.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -33,12 +35,20 @@ class Section:
     page: int | None = None  # 1-based PDF page
     line_numbers: list[int] | None = None  # source line (1-based) of each line of `text`
 
+    _newlines: list[int] | None = field(default=None, init=False, repr=False, compare=False)
+
     def lines_of(self, start: int, end: int) -> tuple[int, int] | None:
-        """Source line range of the characters text[start:end], if known."""
+        """Source line range of the characters text[start:end], if known.
+
+        Newline offsets are found once and bisected: counting newlines from the start of the
+        text for every chunk made ingest quadratic in the file's size.
+        """
         if self.line_numbers is None:
             return None
-        first = self.text.count("\n", 0, start)
-        last = first + self.text.count("\n", start, max(start, end - 1))
+        if self._newlines is None:
+            self._newlines = [m.start() for m in re.finditer("\n", self.text)]
+        first = bisect.bisect_left(self._newlines, start)  # newlines before `start`
+        last = bisect.bisect_left(self._newlines, max(start, end - 1))
         return self.line_numbers[first], self.line_numbers[min(last, len(self.line_numbers) - 1)]
 
 

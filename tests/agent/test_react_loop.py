@@ -29,7 +29,7 @@ def test_success_calls_the_tool_and_streams_the_answer(tools) -> None:
     assert kinds(events) == ["StepStarted", "ToolCall", "Observation", "StepStarted", "Finished"]
     assert any(isinstance(e, ThoughtToken) and "arithmetic" in e.text for e in events)
     # The model saw the observation, and generation stops before invented observations.
-    assert model.calls[1][-1].text == "Observation: 42"
+    assert model.calls[1][-1].text == "Observation: <data>42</data>"
     assert model.call_kwargs[0]["stop"] == ["Observation:"]
 
 

@@ -1,5 +1,5 @@
-"""Fixtures for the retrieval tests: the real bundled embedding model (loaded once per session)
-and a small corpus with one file of every supported type plus the bad cases."""
+"""Fixtures for the retrieval tests: a small corpus with one file of every supported type plus
+the bad cases. (The `embeddings` fixture is in tests/conftest.py.)"""
 
 from __future__ import annotations
 
@@ -9,16 +9,6 @@ from pathlib import Path
 import pytest
 
 from tests.retrieval.helpers import make_encrypted_pdf, make_pdf
-
-
-@pytest.fixture(scope="session")
-def embeddings():
-    """The bundled all-MiniLM-L6-v2; `bundled_embeddings()` caches it, so ingest reuses it."""
-    from agent_app.embeddings import bundled_embeddings
-
-    model = bundled_embeddings()
-    model.embed_query("warm up")
-    return model
 
 
 @pytest.fixture

@@ -1,0 +1,55 @@
+"""Running the CLI in-process, as a user would from a shell, and capturing what it prints.
+
+Like simonw/llm's CliRunner use: `main(argv)` is called with stdin, stdout and stderr replaced.
+An exception that escapes `main` is a traceback the user would have seen, so it fails the test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+from dataclasses import dataclass
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def error_lines(self) -> list[str]:
+        return [line for line in self.err.splitlines() if line.strip()]
+
+
+def run_cli(*argv: str, stdin: str | bytes = b"") -> CliResult:
+    """Run `main.py argv...` in this process; `stdin` bytes may be invalid UTF-8 on purpose."""
+    from agent_app.cli import main
+
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    # What Python gives a program whose stdin is a pipe: UTF-8 with surrogateescape.
+    fake_in = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="surrogateescape")
+    out, err = io.StringIO(), io.StringIO()
+    old_in = sys.stdin
+    sys.stdin = fake_in
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(argv))
+            except SystemExit as exc:  # argparse
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sys.stdin = old_in
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+def assert_one_line_error(result: CliResult, *fragments: str) -> str:
+    """The run failed with exactly one non-empty stderr line, holding every fragment; no traceback."""
+    assert result.code != 0, result
+    lines = result.error_lines
+    assert len(lines) == 1, lines
+    assert "Traceback" not in result.err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
