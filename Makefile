@@ -18,11 +18,14 @@ test: $(VENV)/.dev
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_generation.py
 	$(BIN)/python bench/bench_retrieval.py
 	$(BIN)/python bench/bench_agent.py
+	$(BIN)/python bench/bench_faults.py
 
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev

@@ -21,36 +21,80 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     `main.py ask --model X ...`)."""
     default = argparse.SUPPRESS if suppress else None
     g = parser.add_argument_group("model and configuration")
-    g.add_argument("-m", "--model", default=default, metavar="PROVIDER/MODEL",
-                   help="local (bundled SmolLM2-135M), local/FOLDER_OR_HF_ID, openai[/NAME], fake[/FILE]; "
-                        "default: openai when OPENAI_API_KEY is set, else local")
-    g.add_argument("--base-url", default=default, metavar="URL",
-                   help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (env OPENAI_BASE_URL)")
-    g.add_argument("-p", "--param", action="append", default=default, metavar="NAME=VALUE",
-                   help="generation parameter, repeatable: temperature, top_p, top_k, max_tokens, "
-                        "repetition_penalty, no_repeat_ngram_size, stop, seed")
+    g.add_argument(
+        "-m",
+        "--model",
+        default=default,
+        metavar="PROVIDER/MODEL",
+        help="local (bundled SmolLM2-135M), local/FOLDER_OR_HF_ID, openai[/NAME], fake[/FILE]; "
+        "default: openai when OPENAI_API_KEY is set, else local",
+    )
+    g.add_argument(
+        "--base-url",
+        default=default,
+        metavar="URL",
+        help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (env OPENAI_BASE_URL)",
+    )
+    g.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=default,
+        metavar="NAME=VALUE",
+        help="generation parameter, repeatable: temperature, top_p, top_k, max_tokens, "
+        "repetition_penalty, no_repeat_ngram_size, stop, seed",
+    )
     g.add_argument("--system", default=default, metavar="TEXT", help="system prompt for this run")
-    g.add_argument("-t", "--template", default=default, metavar="NAME_OR_PATH",
-                   help="prompt template: a name from prompts/ or your template folders, or a YAML file")
-    g.add_argument("--var", action="append", default=default, metavar="KEY=VALUE",
-                   help="template variable, repeatable (like /set KEY VALUE in the chat)")
-    g.add_argument("-c", "--collection", default=default, metavar="NAME",
-                   help="document collection for ingest and the rag template (default: 'default')")
-    g.add_argument("--agent", action="store_true", default=default,
-                   help="answer with the ReAct agent and its tools (in the chat: /agent on|off)")
-    g.add_argument("-v", "--verbose", action="store_true", default=default,
-                   help="show model, tool and retrieval events live beside the answer")
+    g.add_argument(
+        "-t",
+        "--template",
+        default=default,
+        metavar="NAME_OR_PATH",
+        help="prompt template: a name from prompts/ or your template folders, or a YAML file",
+    )
+    g.add_argument(
+        "--var",
+        action="append",
+        default=default,
+        metavar="KEY=VALUE",
+        help="template variable, repeatable (like /set KEY VALUE in the chat)",
+    )
+    g.add_argument(
+        "-c",
+        "--collection",
+        default=default,
+        metavar="NAME",
+        help="document collection for ingest and the rag template (default: 'default')",
+    )
+    g.add_argument(
+        "--agent",
+        action="store_true",
+        default=default,
+        help="answer with the ReAct agent and its tools (in the chat: /agent on|off)",
+    )
+    g.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="show model, tool and retrieval events live beside the answer",
+    )
     g.add_argument("--threads", type=int, default=default, metavar="N", help="torch threads for the local model")
-    g.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default=default,
-                   help="weights dtype of the local model")
-    g.add_argument("--config", default=default, metavar="FILE",
-                   help="configuration file (default: config.yaml in the app's config folder)")
+    g.add_argument(
+        "--dtype", choices=["float32", "bfloat16", "float16"], default=default, help="weights dtype of the local model"
+    )
+    g.add_argument(
+        "--config",
+        default=default,
+        metavar="FILE",
+        help="configuration file (default: config.yaml in the app's config folder)",
+    )
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error (the usage block is what --help is for)."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -75,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Examples:\n  python main.py\n  python main.py --model openai/gpt-4o-mini\n"
-               "  python main.py ask --json \"What is LangChain?\"\n  echo 'Hello' | python main.py ask",
+        "  python main.py ask --json \"What is LangChain?\"\n  echo 'Hello' | python main.py ask",
     )
     parser.add_argument("-h", "--help", action=_FullHelp, help="show this help (with every subcommand) and exit")
     parser.add_argument("--version", action="version", version=f"agent-app {__version__}")
@@ -92,12 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     chat = sub("chat", "open the terminal chat (the default)", run_chat)
     chat.add_argument("--resume", metavar="ID|last", default=argparse.SUPPRESS, help="continue a saved conversation")
-    chat.add_argument("--no-save", action="store_true", default=argparse.SUPPRESS,
-                      help="do not save this conversation")
+    chat.add_argument("--no-save", action="store_true", default=argparse.SUPPRESS, help="do not save this conversation")
     ask = sub("ask", "print one answer (question as arguments or on stdin)", run_ask)
     ask.add_argument("question", nargs="*", help="the question; read from stdin when omitted")
-    ask.add_argument("--json", action="store_true",
-                     help="print answer, model, token usage and timings as JSON")
+    ask.add_argument("--json", action="store_true", help="print answer, model, token usage and timings as JSON")
     ingest = sub("ingest", "add files and folders to a document collection (for --template rag)", run_ingest)
     ingest.add_argument("paths", nargs="+", metavar="PATH", help=".txt .md .pdf .html .csv .json files or folders")
     ingest.add_argument("--include", action="append", metavar="GLOB", help="only files matching (repeatable)")
@@ -152,11 +194,23 @@ def _session(args: argparse.Namespace, settings, *, console=None, store=None, pr
 
     params = GenerationParams().merged(parse_assignments(args.param)) if args.param else None
     secret = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    monitoring = build_monitoring(settings.logging, secrets=[secret], console=console,
-                                  on_warning=lambda msg: print(f"warning: {msg}", file=sys.stderr))
-    session = ChatSession(settings, model=settings.model, template=args.template, variables=_vars(args.var),
-                          params=params, system_prompt=args.system, store=store, monitoring=monitoring,
-                          progress=progress, collection=args.collection)
+    monitoring = build_monitoring(
+        settings.logging,
+        secrets=[secret],
+        console=console,
+        on_warning=lambda msg: print(f"warning: {msg}", file=sys.stderr),
+    )
+    session = ChatSession(
+        settings,
+        template=args.template,
+        variables=_vars(args.var),
+        params=params,
+        system_prompt=args.system,
+        store=store,
+        monitoring=monitoring,
+        progress=progress,
+        collection=args.collection,
+    )
     session.agent_mode = bool(args.agent)
     return session
 
@@ -210,8 +264,10 @@ def run_chat(args: argparse.Namespace) -> int:
     session = _session(args, settings, console=console if interactive else _console(stderr=True), store=store)
     if args.resume:
         conversation = session.resume(args.resume)
-        console.print(f"[dim]resumed {conversation.short_id} “{conversation.title}” "
-                      f"({len(session.history)} messages)[/dim]", highlight=False)
+        console.print(
+            f"[dim]resumed {conversation.short_id} “{conversation.title}” ({len(session.history)} messages)[/dim]",
+            highlight=False,
+        )
     history_file = None
     if settings.history:
         paths.data_dir().mkdir(parents=True, exist_ok=True)
@@ -239,10 +295,12 @@ def run_ask(args: argparse.Namespace) -> int:
     if replaced:
         print(f"warning: {NOT_UTF8_WARNING}", file=sys.stderr)
     if getattr(args, "resume", None):
-        raise ConfigError("--resume continues a conversation in the chat; ask answers one question on its own",
-                          hint=f"python main.py --resume {args.resume}")
+        raise ConfigError(
+            "--resume continues a conversation in the chat; ask answers one question on its own",
+            hint=f"python main.py --resume {args.resume}",
+        )
     if not question:
-        raise ConfigError("no question given: python main.py ask \"your question\" (or pipe it on stdin)")
+        raise ConfigError('no question given: python main.py ask "your question" (or pipe it on stdin)')
     settings = _settings(args)
     err = _console(stderr=True)
     session = _session(args, settings, console=err, progress=lambda msg: err.print(f"[dim]{msg}[/dim]"))
@@ -284,8 +342,9 @@ def run_ingest(args: argparse.Namespace) -> int:
     if args.exclude:
         settings.retrieval.exclude = [*settings.retrieval.exclude, *args.exclude]
     console = _console(stderr=args.json)
-    report = ingest_with_progress(args.paths, console, collection=args.collection, settings=settings.retrieval,
-                                  rebuild=args.rebuild)
+    report = ingest_with_progress(
+        args.paths, console, collection=args.collection, settings=settings.retrieval, rebuild=args.rebuild
+    )
     if args.json:
         print(json.dumps(report.model_dump(), ensure_ascii=False, indent=2))
     return 0

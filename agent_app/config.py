@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError
 
 from agent_app import paths
 from agent_app.agent.settings import AgentSettings
 from agent_app.errors import ConfigError
 from agent_app.memory.settings import MemorySettings
-from agent_app.models.params import GenerationParams
+from agent_app.models.settings import ModelSettings
 from agent_app.monitoring.settings import LoggingSettings
 from agent_app.retrieval.settings import RetrievalSettings
 from agent_app.templates.settings import TemplateSettings
@@ -31,29 +31,12 @@ ENV_PREFIX = "AGENT_APP_"
 _NOT_SETTINGS = {"DATA_DIR", "CACHE_DIR", "CONFIG_DIR"}
 
 
-class Settings(BaseModel):
-    """Everything the app can be configured with. Unknown keys are rejected."""
+class Settings(ModelSettings):
+    """Everything the app can be configured with: the model settings (top-level keys) and one
+    section per package. Unknown keys are rejected."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    model: str | None = Field(
-        None,
-        description="'provider/model', a bare provider, a model folder or a Hugging Face id; "
-        "default: openai/gpt-4o-mini when an OpenAI key is set, else local",
-    )
-    base_url: str | None = Field(None, description="OpenAI-compatible server URL (OPENAI_BASE_URL)")
-    openai_api_key: SecretStr | None = Field(None, description="OpenAI key (OPENAI_API_KEY)")
-    request_timeout: float = Field(
-        60.0, gt=0, description="seconds a remote model may stay silent before the call is given up")
-    max_retries: int = Field(1, ge=0, le=10, description="retries of a failed remote call")
-    params: GenerationParams = Field(default_factory=GenerationParams)
-    threads: int | None = Field(None, ge=1, le=256, description="torch threads for the local model")
-    dtype: Literal["float32", "bfloat16", "float16"] = Field(
-        "float32", description="weights dtype of the local model (bf16 halves memory, no faster on CPU)"
-    )
-    context_window: int | None = Field(
-        None, ge=256, description="prompt+answer token limit (default: the model's own)"
-    )
     history: bool = Field(True, description="keep a readline history of chat input")
     templates: TemplateSettings = Field(default_factory=TemplateSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
@@ -61,11 +44,6 @@ class Settings(BaseModel):
     tools: ToolsSettings = Field(default_factory=ToolsSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
-
-    @field_validator("openai_api_key", mode="before")
-    @classmethod
-    def _empty_key_is_none(cls, value: Any) -> Any:
-        return None if value in ("", None) else value
 
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict safe to print or log (secrets hidden)."""
@@ -87,7 +65,7 @@ def load_settings(
     """Merge file, environment and flag values (in that order) and validate them."""
     environ = dict(os.environ if environ is None else environ)
     explicit = config_path is not None
-    path = Path(config_path).expanduser() if explicit else default_config_path()
+    path = Path(config_path).expanduser() if config_path is not None else default_config_path()
     data: dict[str, Any] = {}
     if path.is_file():
         data = _read_yaml(path)

@@ -3,8 +3,9 @@ package) by default, OpenAI embeddings when configured. Loaded lazily and cached
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -70,6 +71,34 @@ def _single_threaded(fn, *args):
         return fn(*args)
     finally:
         torch.set_num_threads(previous)
+
+
+class LazyEmbeddings:
+    """Embeddings loaded on first use: building an agent, a few-shot selector or opening a
+    collection to list its files must not cost the ~3 s model load. The one lazy wrapper of the
+    app; `loader` makes the real model (default: the bundled MiniLM)."""
+
+    def __init__(self, loader: Callable[[], Embeddings] | None = None, name: str = BUNDLED_EMBEDDING_MODEL) -> None:
+        self.model_name = name
+        self._loader = loader or bundled_embeddings
+        self._model: Embeddings | None = None
+
+    @property
+    def model(self) -> Embeddings:
+        if self._model is None:
+            self._model = self._loader()
+        return self._model
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.model.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.model.embed_query(text)
+
+    def __getattr__(self, name: str) -> Any:  # anything else the real model offers
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.model, name)
 
 
 def openai_embeddings(model: str = "text-embedding-3-small", **kwargs) -> Embeddings:

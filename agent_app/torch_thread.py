@@ -10,10 +10,11 @@ bonus, serialises work that could not run in parallel on 2 cores anyway).
 
 from __future__ import annotations
 
+import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 _NAME = "torch-worker"
@@ -39,3 +40,32 @@ def run(fn: Callable[..., T], *args: object, **kwargs: object) -> T:
     if on_torch_thread():
         return fn(*args, **kwargs)
     return executor().submit(fn, *args, **kwargs).result()
+
+
+_DONE = object()
+
+
+def stream(fn: Callable[..., T], *args: Any) -> Generator[Any, None, T]:
+    """Run `fn(*args, emit, cancel)` on the torch thread and yield whatever it `emit`s, as it
+    happens; the generator's return value is `fn`'s. The one bridge from the torch thread to a
+    consumer on another thread (local generation and the agent's constrained decoding use it).
+
+    Closing the generator early (a consumer that stops, Ctrl-C) sets `cancel`, which `fn`
+    checks between tokens. A failure of `fn` is raised in the consumer.
+    """
+    pieces: queue.Queue[Any] = queue.Queue()
+    cancel = threading.Event()
+    future = executor().submit(fn, *args, pieces.put, cancel)
+    future.add_done_callback(lambda _f: pieces.put(_DONE))
+    try:
+        while (item := pieces.get()) is not _DONE:
+            yield item
+        return future.result()
+    finally:
+        cancel.set()
+
+
+def wait_idle() -> None:
+    """Block until the torch work submitted so far has finished."""
+    if not on_torch_thread():
+        run(lambda: None)

@@ -33,14 +33,19 @@ from tests.support.fake_services import FakeOpenMeteo, FakeSearxng, Place  # noq
 
 QUESTIONS = Path(__file__).with_name("agent_questions.yaml")
 # Observations that mean the tool input was not usable.
-_FAILED = re.compile(r"^(calculator error|no place named|weather unavailable|no results|search unavailable|"
-                     r"tool error|invalid format|there is no tool)", re.IGNORECASE)
+_FAILED = re.compile(
+    r"^(calculator error|no place named|weather unavailable|no results|search unavailable|"
+    r"tool error|invalid format|there is no tool)",
+    re.IGNORECASE,
+)
 
 
 def load_questions(path: Path = QUESTIONS) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    places = {name.lower(): Place(name, lat, lon, country, admin1, "", "UTC", temp, code, wind)
-              for name, (lat, lon, country, admin1, temp, code, wind) in data["places"].items()}
+    places = {
+        name.lower(): Place(name, lat, lon, country, admin1, "", "UTC", temp, code, wind)
+        for name, (lat, lon, country, admin1, temp, code, wind) in data["places"].items()
+    }
     return {"places": places, "results": data["search_results"], "questions": data["questions"]}
 
 
@@ -50,8 +55,9 @@ def answer_ok(answer: str, case: dict[str, Any]) -> bool:
         found = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", answer.replace(",", ""))]
         return bool(found) and abs(found[-1] - float(case["number"])) < 1e-6
     if "any" in case:
-        return any(re.search(rf"(?<![\w.-]){re.escape(str(item))}(?!\w)", answer, re.IGNORECASE)
-                   for item in case["any"])
+        return any(
+            re.search(rf"(?<![\w.-]){re.escape(str(item))}(?!\w)", answer, re.IGNORECASE) for item in case["any"]
+        )
     return bool(answer.strip())
 
 
@@ -83,7 +89,7 @@ def main() -> None:
 
     from agent_app.agent import AgentSettings, build_agent
     from agent_app.config import load_settings
-    from agent_app.models.factory import build_chat_model
+    from agent_app.models.factory import build_chat_model, parse_model_spec
     from tools import build_tools
     from tools.settings import SearchSettings, ToolsSettings, WeatherSettings
 
@@ -100,12 +106,17 @@ def main() -> None:
         settings.copy_boost = args.copy_boost
     if args.thoughts:
         settings.thoughts = True
-    model = build_chat_model(args.model, load_settings(environ={}, overrides={"threads": args.threads}))
+    model = build_chat_model(
+        parse_model_spec(args.model), load_settings(environ={}, overrides={"threads": args.threads})
+    )
     rows = []
     with FakeOpenMeteo(data["places"]) as meteo, FakeSearxng(data["results"]) as searx:
-        tools = build_tools(ToolsSettings(
-            search=SearchSettings(backend="searxng", searxng_url=searx.url, min_interval=0, timeout=5),
-            weather=WeatherSettings(geocoding_url=meteo.url, forecast_url=meteo.url, timeout=5)))
+        tools = build_tools(
+            ToolsSettings(
+                search=SearchSettings(backend="searxng", searxng_url=searx.url, min_interval=0, timeout=5),
+                weather=WeatherSettings(geocoding_url=meteo.url, forecast_url=meteo.url, timeout=5),
+            )
+        )
         agent = build_agent(model, tools, settings=settings, embeddings=None if args.no_similarity else "bundled")
         agent.invoke("warm-up: 1+1")  # loads the embeddings and warms the model; not measured
         print(f"model {args.model}, agent {agent.mode}, {len(cases)} questions\n")
@@ -114,19 +125,27 @@ def main() -> None:
             first = result.steps[0].tool if result.steps else "none"
             expected_calls = [s for s in result.steps if s.tool == case["tool"]]
             row = {
-                "question": case["question"], "expected_tool": case["tool"], "first_action": first,
+                "question": case["question"],
+                "expected_tool": case["tool"],
+                "first_action": first,
                 "right_tool": first == case["tool"],
                 "valid_input": valid_input(case, expected_calls[0].observation if expected_calls else None),
                 "correct": answer_ok(result.answer, case) and (case["tool"] == "none" or bool(expected_calls)),
-                "answer": result.answer, "steps": result.n_steps, "seconds": round(result.seconds, 2),
-                "forced": result.forced, "calls": [[s.tool, s.input] for s in result.steps],
+                "answer": result.answer,
+                "steps": result.n_steps,
+                "seconds": round(result.seconds, 2),
+                "forced": result.forced,
+                "calls": [[s.tool, s.input] for s in result.steps],
             }
             rows.append(row)
-            marks = "".join("+" if row[k] else ("." if row[k] is None else "-")
-                            for k in ("right_tool", "valid_input", "correct"))
+            marks = "".join(
+                "+" if row[k] else ("." if row[k] is None else "-") for k in ("right_tool", "valid_input", "correct")
+            )
             calls = "; ".join(f"{t}({i!r})" for t, i in row["calls"]) or "-"
-            print(f"{number:2d} {marks} {row['seconds']:5.1f}s {row['steps']}st  {case['question']}\n"
-                  f"      {calls}\n      -> {result.answer[:110]!r}")
+            print(
+                f"{number:2d} {marks} {row['seconds']:5.1f}s {row['steps']}st  {case['question']}\n"
+                f"      {calls}\n      -> {result.answer[:110]!r}"
+            )
     report(rows)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -141,14 +160,17 @@ def report(rows: list[dict[str, Any]]) -> None:
     print(f"valid tool input    {pct('valid_input', tool_rows):5.1f}%  (of {len(tool_rows)} questions needing a tool)")
     print(f"final answer right  {pct('correct', rows):5.1f}%  (target >= 80%)")
     print(f"steps per question  {statistics.mean(r['steps'] for r in rows):.2f} mean")
-    print(f"seconds per question {statistics.mean(seconds):.1f} mean, {statistics.median(seconds):.1f} median, "
-          f"{max(seconds):.1f} max")
+    print(
+        f"seconds per question {statistics.mean(seconds):.1f} mean, {statistics.median(seconds):.1f} median, "
+        f"{max(seconds):.1f} max"
+    )
     by_tool: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by_tool.setdefault(r["expected_tool"], []).append(r)
     for tool, rs in by_tool.items():
-        print(f"  {tool:11s} n={len(rs):2d}  right tool {pct('right_tool', rs):5.1f}%  "
-              f"correct {pct('correct', rs):5.1f}%")
+        print(
+            f"  {tool:11s} n={len(rs):2d}  right tool {pct('right_tool', rs):5.1f}%  correct {pct('correct', rs):5.1f}%"
+        )
     print(f"({n} questions, {time.strftime('%Y-%m-%d %H:%M')})")
 
 

@@ -34,9 +34,10 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 NEW_TOKENS = 128
 SYSTEM = "You are a helpful assistant who writes vivid, detailed stories for children. " * 3
-QUESTION = ("Write a long story about a brave knight, a clever fox and a dragon who live near a "
-            "mountain village. Describe the village, the seasons, the people and their adventures. ") * 2
-
+QUESTION = (
+    "Write a long story about a brave knight, a clever fox and a dragon who live near a "
+    "mountain village. Describe the village, the seasons, the people and their adventures. "
+) * 2
 
 
 def child(path: str, threads: int, repeats: int) -> dict:
@@ -45,25 +46,33 @@ def child(path: str, threads: int, repeats: int) -> dict:
     from langchain_core.messages import HumanMessage, SystemMessage
 
     from agent_app.config import load_settings
-    from agent_app.models.factory import build_chat_model
+    from agent_app.models.factory import build_chat_model, parse_model_spec
 
     messages = [SystemMessage(SYSTEM), HumanMessage(QUESTION)]
     if path == "server":
         from tests.support.llama_server import ALIAS, LlamaServer
 
         with LlamaServer(threads=threads) as server:
-            remote = build_chat_model(f"openai/{ALIAS}", load_settings(overrides={"base_url": server.base_url}))
+            remote = build_chat_model(
+                parse_model_spec(f"openai/{ALIAS}"), load_settings(overrides={"base_url": server.base_url})
+            )
             return _measure_stream(remote, messages, repeats)
-    chat = build_chat_model("local", load_settings(overrides={"threads": threads}))
+    chat = build_chat_model(parse_model_spec("local"), load_settings(overrides={"threads": threads}))
     runtime = chat.runtime
     prompt = chat.render(messages)
     if path in ("raw", "stock"):
         torch.set_num_threads(threads)  # this path runs in the calling (main) thread
     inputs = runtime.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
     n_prompt = inputs["input_ids"].shape[1]
-    greedy = {"do_sample": False, "temperature": None, "top_p": None, "top_k": None,
-              "max_new_tokens": NEW_TOKENS, "min_new_tokens": NEW_TOKENS,
-              "pad_token_id": runtime.tokenizer.pad_token_id}
+    greedy = {
+        "do_sample": False,
+        "temperature": None,
+        "top_p": None,
+        "top_k": None,
+        "max_new_tokens": NEW_TOKENS,
+        "min_new_tokens": NEW_TOKENS,
+        "pad_token_id": runtime.tokenizer.pad_token_id,
+    }
     if path == "raw":
         speeds = []
         for i in range(repeats + 1):  # the first run warms up
@@ -120,22 +129,31 @@ def main() -> None:
         print("RESULT " + json.dumps(child(args.child, args.threads, args.repeats)))
         return
 
-    paths = [("raw", "raw model.generate (reference)"), ("ours", "LocalChatModel.stream()"),
-             ("ours-after-embedding", "LocalChatModel.stream() after a MiniLM query"),
-             ("stock", "stock HuggingFacePipeline.stream()")]
+    paths = [
+        ("raw", "raw model.generate (reference)"),
+        ("ours", "LocalChatModel.stream()"),
+        ("ours-after-embedding", "LocalChatModel.stream() after a MiniLM query"),
+        ("stock", "stock HuggingFacePipeline.stream()"),
+    ]
     if not args.no_server:
         paths.append(("server", "xllamacpp server (llama.cpp, same GGUF)"))
     results = {}
     for key, _label in paths:
-        out = subprocess.run([sys.executable, __file__, "--child", key, "--threads", str(args.threads),
-                              "--repeats", str(args.repeats)], capture_output=True, text=True, cwd=REPO)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", key, "--threads", str(args.threads), "--repeats", str(args.repeats)],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+        )
         line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
         if line is None:
             raise SystemExit(f"{key} failed:\n{out.stderr[-2000:]}")
         results[key] = json.loads(line[7:])
     raw = results["raw"]["tokens_per_s"]
-    print(f"model SmolLM2-135M-Instruct, prompt {results['raw']['prompt_tokens']} tokens, {NEW_TOKENS} new "
-          f"tokens, greedy, {args.threads} torch threads, best of {args.repeats}, each path in a fresh process")
+    print(
+        f"model SmolLM2-135M-Instruct, prompt {results['raw']['prompt_tokens']} tokens, {NEW_TOKENS} new "
+        f"tokens, greedy, {args.threads} torch threads, best of {args.repeats}, each path in a fresh process"
+    )
     print(f"\n{'path':46} {'tokens/s':>9} {'TTFT s':>8} {'vs raw':>7}")
     for key, label in paths:
         r = results[key]

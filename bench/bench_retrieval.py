@@ -167,7 +167,8 @@ def bench_throughput(root: Path, args: argparse.Namespace, embeddings: Embedding
 
     def raw_encode() -> tuple[float, float]:
         _, wall, cpu = timed_call(
-            lambda: torch_thread.run(raw_model.encode, texts, batch_size=64, normalize_embeddings=True))
+            lambda: torch_thread.run(raw_model.encode, texts, batch_size=64, normalize_embeddings=True)
+        )
         return wall, cpu
 
     wall_ratios, cpu_ratios, ingest_rates, raw_rates, overheads = [], [], [], [], []

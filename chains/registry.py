@@ -1,6 +1,6 @@
 """Chain kind -> builder, and `build_chain`, the one entry point.
 
-Adding a kind (the retrieval issue adds `retrieval`):
+Adding a kind (as `retrieval` was added):
 1. add its options model to `ChainSpec` in agent_app/templates/schema.py (a `kind` literal);
 2. write `build_<kind>(ctx: ChainContext) -> Runnable` (input: the variables dict with `input`
    and optional `history`; output: a string or a `ChainResult`);
@@ -81,7 +81,7 @@ def build_chain(
         template=template,
         prompt=TemplatePrompt(template, history_slot=history_slot, embeddings=embeddings),
         model=runner,
-        params=template.params.merged(params),
+        params=template.params.merged(dict(params) if isinstance(params, Mapping) else params),
         extras=extras,
     )
     name = template.name or (template.source.stem if template.source else "template")

@@ -51,16 +51,18 @@ def _settings(**overrides):
 
 @pytest.fixture(scope="session")
 def local_chat_model():
-    from agent_app.models.factory import build_chat_model
+    from agent_app.models.factory import build_chat_model, parse_model_spec
 
-    return build_chat_model("local", _settings(threads=2))
+    return build_chat_model(parse_model_spec("local"), _settings(threads=2))
 
 
 @pytest.fixture(scope="session")
 def server_chat_model(llama_server):
-    from agent_app.models.factory import build_chat_model
+    from agent_app.models.factory import build_chat_model, parse_model_spec
 
-    return build_chat_model("openai/smollm2", _settings(base_url=llama_server.base_url, max_retries=0))
+    return build_chat_model(
+        parse_model_spec("openai/smollm2"), _settings(base_url=llama_server.base_url, max_retries=0)
+    )
 
 
 @pytest.fixture(scope="session")

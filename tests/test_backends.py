@@ -74,8 +74,15 @@ def test_async_invoke_and_stream(any_chat_model):
 
 
 def test_generation_parameters_are_accepted_by_both(any_chat_model):
-    params = {"temperature": 0.8, "top_p": 0.9, "top_k": 20, "repetition_penalty": 1.2,
-              "no_repeat_ngram_size": 3, "seed": 7, "max_tokens": 8}
+    params = {
+        "temperature": 0.8,
+        "top_p": 0.9,
+        "top_k": 20,
+        "repetition_penalty": 1.2,
+        "no_repeat_ngram_size": 3,
+        "seed": 7,
+        "max_tokens": 8,
+    }
     first = any_chat_model.invoke(QUESTION, **params)
     assert 0 < first.usage_metadata["output_tokens"] <= 8
     assert first.text.strip()

@@ -11,12 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_cli, run_main
+
 REPO = Path(__file__).resolve().parent.parent
-
-
-def run_main(*args: str, stdin: str = "", env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "main.py", *args], input=stdin, capture_output=True, text=True,
-                          cwd=REPO, timeout=timeout, env={**os.environ, **(env or {})})
 
 
 def test_help_lists_every_subcommand_and_option_quickly():
@@ -27,10 +24,19 @@ def test_help_lists_every_subcommand_and_option_quickly():
         assert word in out.stdout
     # --help must not import the heavy stack (checked directly, not by timing).
     probe = subprocess.run(
-        [sys.executable, "-c", "import sys, contextlib, io\nfrom agent_app.cli import main\n"
-         "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()): main(['--help'])\n"
-         "heavy = [m for m in ('torch', 'transformers', 'langchain_core', 'pydantic', 'openai') if m in sys.modules]\n"
-         "print(heavy)"], capture_output=True, text=True, cwd=REPO)
+        [
+            sys.executable,
+            "-c",
+            "import sys, contextlib, io\nfrom agent_app.cli import main\n"
+            "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()): main(['--help'])\n"
+            "heavy = ('torch', 'transformers', 'langchain_core', 'pydantic', 'openai')\n"
+            "heavy = [m for m in heavy if m in sys.modules]\n"
+            "print(heavy)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert probe.stdout.strip() == "[]", probe.stdout + probe.stderr
     assert time.perf_counter() - started < 30  # sanity only; speed is measured in bench/
 
@@ -39,22 +45,24 @@ def test_piped_chat_streams_switches_model_sets_params_and_exits(tmp_path):
     replies = tmp_path / ("a-long-folder-name-" * 4) / "replies.yaml"  # longer than 80 columns
     replies.parent.mkdir()
     replies.write_text("- First scripted answer.\n- 二番目の答えです。\n")
-    script = "\n".join([
-        "Hello there",  # echo model
-        "",  # empty line: ignored
-        "/params temperature=0.5 max_tokens=9",
-        "/params top_p=7",  # invalid: one line, chat goes on
-        "/params temp=1",
-        f"/model fake/{replies}",
-        "日本語で答えて",
-        "/model",
-        "/model nosuch/thing",
-        "/frobnicate",
-        "/clear",
-        "second question",
-        "exit",
-        "never read",
-    ])
+    script = "\n".join(
+        [
+            "Hello there",  # echo model
+            "",  # empty line: ignored
+            "/params temperature=0.5 max_tokens=9",
+            "/params top_p=7",  # invalid: one line, chat goes on
+            "/params temp=1",
+            f"/model fake/{replies}",
+            "日本語で答えて",
+            "/model",
+            "/model nosuch/thing",
+            "/frobnicate",
+            "/clear",
+            "second question",
+            "exit",
+            "never read",
+        ]
+    )
     out = run_main("--model", "fake", stdin=script + "\n")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
@@ -74,14 +82,14 @@ def test_piped_chat_streams_switches_model_sets_params_and_exits(tmp_path):
 
 
 def test_ask_json_and_stdin(tmp_path):
-    out = run_main("ask", "--model", "fake", "--json", "What is LangChain?")
+    out = run_cli("ask", "--model", "fake", "--json", "What is LangChain?")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["answer"] == "You said: What is LangChain?"
     assert data["model"] == "fake"
     assert data["usage"]["output_tokens"] == 5
     assert set(data["timings"]) >= {"load_s", "first_token_s", "total_s", "tokens_per_s"}
-    piped = run_main("--model", "fake", "ask", stdin="質問は標準入力から\n")
+    piped = run_cli("--model", "fake", "ask", stdin="質問は標準入力から\n")
     assert piped.stdout.strip() == "You said: 質問は標準入力から"
 
 
@@ -95,7 +103,7 @@ def test_ask_json_and_stdin(tmp_path):
     ],
 )
 def test_ask_errors_are_one_line_and_non_zero(args, message):
-    out = run_main(*args)
+    out = run_cli(*args)
     assert out.returncode == 1
     assert out.stderr.startswith(message) and out.stderr.count("\n") == 1, out.stderr
     assert "Traceback" not in out.stderr
@@ -106,8 +114,15 @@ def test_terminal_chat_with_real_model_ctrl_c_and_exit():
     """A real pseudo-terminal: prompt_toolkit input, streamed answer, Ctrl-C mid-answer, exit."""
     pexpect = pytest.importorskip("pexpect")
     env = {**os.environ, "TERM": "xterm", "COLUMNS": "100", "LINES": "40"}
-    child = pexpect.spawn(sys.executable, ["main.py", "--threads", "2", "-p", "max_tokens=300", "-p", "temperature=0"],
-                          cwd=str(REPO), env=env, encoding="utf-8", timeout=90, dimensions=(40, 100))
+    child = pexpect.spawn(
+        sys.executable,
+        ["main.py", "--threads", "2", "-p", "max_tokens=300", "-p", "temperature=0"],
+        cwd=str(REPO),
+        env=env,
+        encoding="utf-8",
+        timeout=90,
+        dimensions=(40, 100),
+    )
     try:
         child.expect("›")
         child.sendline("Write a long story about a brave knight and a dragon.")
@@ -128,8 +143,15 @@ def test_terminal_chat_with_real_model_ctrl_c_and_exit():
 def test_first_run_converts_in_the_foreground_then_prompts(tmp_path):
     pexpect = pytest.importorskip("pexpect")
     env = {**os.environ, "TERM": "xterm", "AGENT_APP_CACHE_DIR": str(tmp_path / "fresh-cache")}
-    child = pexpect.spawn(sys.executable, ["main.py", "--threads", "2"], cwd=str(REPO), env=env,
-                          encoding="utf-8", timeout=120, dimensions=(40, 100))
+    child = pexpect.spawn(
+        sys.executable,
+        ["main.py", "--threads", "2"],
+        cwd=str(REPO),
+        env=env,
+        encoding="utf-8",
+        timeout=120,
+        dimensions=(40, 100),
+    )
     try:
         child.expect("First run: converting the bundled model once")
         child.expect("›")  # the prompt comes after the conversion

@@ -11,8 +11,9 @@ from agent_app.chat.session import ChatSession
 from agent_app.config import load_settings
 from agent_app.errors import TemplateError
 from agent_app.memory.store import ConversationStore
+from agent_app.models.handle import ModelHandle
 from agent_app.monitoring.setup import build_monitoring
-from tests.test_chat_cli import run_main
+from tests.support.cli import run_cli
 
 
 def make_session(tmp_path=None, *, store=None, **settings_overrides) -> ChatSession:
@@ -43,7 +44,8 @@ def test_unknown_template_and_missing_variable_are_one_line_and_keep_the_current
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / "lang.yaml").write_text(
-        "description: answer in a language\nsystem: Answer in {lang}.\nvariables:\n  lang: {description: a language}\n")
+        "description: answer in a language\nsystem: Answer in {lang}.\nvariables:\n  lang: {description: a language}\n"
+    )
     monkeypatch.setenv("AGENT_APP_TEMPLATE_DIRS", str(folder))
     session = make_session()
     with pytest.raises(TemplateError) as info:
@@ -105,10 +107,21 @@ def test_conversation_persists_and_resumes_with_template_and_model(tmp_path):
 
 def test_chat_ask_self_consistency_json_shows_votes(tmp_path):
     replies = tmp_path / "r.yaml"
-    replies.write_text("- 'The answer is 12.'\n- 'So the answer is 12.'\n- 'The answer is 13.'\n"
-                       "- 'The answer is 12.'\n- 'The answer is 12.'\n")
-    out = run_main("ask", "--model", f"fake/{replies}", "--template", "self-consistency", "--json",
-                   "-p", "seed=1", "What is 3 * 4?")
+    replies.write_text(
+        "- 'The answer is 12.'\n- 'So the answer is 12.'\n- 'The answer is 13.'\n"
+        "- 'The answer is 12.'\n- 'The answer is 12.'\n"
+    )
+    out = run_cli(
+        "ask",
+        "--model",
+        f"fake/{replies}",
+        "--template",
+        "self-consistency",
+        "--json",
+        "-p",
+        "seed=1",
+        "What is 3 * 4?",
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["template"] == "self-consistency"
@@ -116,11 +129,26 @@ def test_chat_ask_self_consistency_json_shows_votes(tmp_path):
 
 
 def test_piped_chat_commands_for_templates_sessions_verbose_and_stats(tmp_path):
-    script = "\n".join([
-        "/templates", "/template concise", "/template nope", "/set lang German", "/set",
-        "hello", "/verbose on", "second message", "/stats", "/rename Greetings", "/sessions",
-        "/new", "/sessions", "/delete nope", "/exit"])
-    out = run_main("--model", "fake", stdin=script + "\n")
+    script = "\n".join(
+        [
+            "/templates",
+            "/template concise",
+            "/template nope",
+            "/set lang German",
+            "/set",
+            "hello",
+            "/verbose on",
+            "second message",
+            "/stats",
+            "/rename Greetings",
+            "/sessions",
+            "/new",
+            "/sessions",
+            "/delete nope",
+            "/exit",
+        ]
+    )
+    out = run_cli("--model", "fake", stdin=script + "\n")
     assert out.returncode == 0, out.stderr
     text = out.stdout
     for name in ["default", "concise", "few-shot-keywords", "character", "guarded", "summarize"]:
@@ -132,17 +160,17 @@ def test_piped_chat_commands_for_templates_sessions_verbose_and_stats(tmp_path):
     assert "last turn:" in text and "tokens in" in text
     assert "renamed to “Greetings”" in text and "Greetings" in text.split("renamed to")[1]
     assert "chat_model" in out.stderr or "model" in out.stderr  # live events went to stderr
-    logs = run_main("logs", "--json")
+    logs = run_cli("logs", "--json")
     events = [json.loads(line) for line in logs.stdout.splitlines() if line.strip()]
     assert any(e["event"] == "chat_model_end" for e in events)
-    human = run_main("logs")
+    human = run_cli("logs")
     assert human.returncode == 0 and "chat_turn started" in human.stdout and "tok/s" in human.stdout
 
 
 def test_resume_last_across_processes(tmp_path):
-    first = run_main("--model", "fake", stdin="my favourite fruit is mango\n/exit\n")
+    first = run_cli("--model", "fake", stdin="my favourite fruit is mango\n/exit\n")
     assert first.returncode == 0, first.stderr
-    second = run_main("--resume", "last", stdin="/sessions\n/exit\n")
+    second = run_cli("--resume", "last", stdin="/sessions\n/exit\n")
     assert second.returncode == 0, second.stderr
     assert "resumed" in second.stdout and "(2 messages)" in second.stdout
     assert "my favourite fruit is mango" in second.stdout  # the auto title
@@ -151,8 +179,11 @@ def test_resume_last_across_processes(tmp_path):
 @pytest.mark.real_model
 @pytest.mark.parametrize("template", ["default", "concise", "few-shot-keywords", "character", "cot-arithmetic"])
 def test_shipped_templates_run_on_the_real_local_model(template, local_chat_model):
-    session = ChatSession(load_settings(overrides={"model": "local"}), template=template)
-    session._model = local_chat_model  # share the loaded model
+    session = ChatSession(
+        load_settings(overrides={"model": "local"}),
+        template=template,
+        models=ModelHandle.given(local_chat_model, "local"),
+    )  # share the loaded model
     session.set_params({"max_tokens": 24, "temperature": 0})
     turn = session.reply("What is 12 plus 30?" if template == "cot-arithmetic" else "Tell me about cats.")
     assert turn.text.strip() and turn.output_tokens > 0
@@ -163,17 +194,17 @@ def test_shipped_templates_run_on_the_real_local_model(template, local_chat_mode
 def test_template_given_as_a_file_path(tmp_path):
     path = tmp_path / "pirate.yaml"
     path.write_text("description: talks like a pirate\nsystem: Talk like a pirate.\n")
-    out = run_main("--model", "fake", "--template", str(path), stdin="/template\nahoy\n/exit\n")
+    out = run_cli("--model", "fake", "--template", str(path), stdin="/template\nahoy\n/exit\n")
     assert out.returncode == 0, out.stderr
     assert "template: pirate — talks like a pirate" in out.stdout
     broken = tmp_path / "broken.yaml"
     broken.write_text("system: [unclosed\n")
-    bad = run_main("ask", "--model", "fake", "--template", str(broken), "hi")
+    bad = run_cli("ask", "--model", "fake", "--template", str(broken), "hi")
     assert bad.returncode == 1 and "broken.yaml" in bad.stderr and bad.stderr.count("\n") == 1
 
 
 def test_first_run_conversion_is_detected(tmp_path, monkeypatch):
     session = ChatSession(load_settings(overrides={"model": "local"}))
     monkeypatch.setenv("AGENT_APP_CACHE_DIR", str(tmp_path / "empty-cache"))
-    assert session.needs_conversion()
-    assert not ChatSession(load_settings(overrides={"model": "fake"})).needs_conversion()
+    assert session.models.needs_conversion()
+    assert not ChatSession(load_settings(overrides={"model": "fake"})).models.needs_conversion()

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from agent_app.config import load_settings
 from agent_app.errors import ConfigError, MissingCredentialsError, ModelNotFoundError
-from agent_app.models.factory import build_chat_model, default_model, parse_model_spec
+from agent_app.models.factory import build_chat_model, parse_model_spec, resolve_model_spec
 from agent_app.models.params import GenerationParams, parse_assignments, validate_params
 from agent_app.models.text import StopStringFilter, cut_at_stop
 
@@ -33,9 +33,9 @@ def test_openai_variables_and_redaction(monkeypatch):
     assert s.openai_api_key.get_secret_value() == "sk-secret-123"
     assert s.base_url == "http://127.0.0.1:9/v1"
     assert "sk-secret" not in str(s.redacted()) and "sk-secret" not in repr(s)
-    assert default_model(s) == "openai"
+    assert resolve_model_spec(s).provider == "openai"
     monkeypatch.delenv("OPENAI_API_KEY")
-    assert default_model(load_settings()) == "local"
+    assert resolve_model_spec(load_settings()).provider == "local"
 
 
 @pytest.mark.parametrize(
@@ -66,8 +66,12 @@ def test_parse_assignments_and_validation():
     params = GenerationParams().merged(values)
     assert params.temperature == 0.7 and params.max_tokens == 20
     assert params.stop == ["\n", "User:"] and params.seed is None
-    for bad, fragment in [("temperature", "malformed"), ("temp=1", "unknown parameter"),
-                          ("top_p=2", "top_p"), ("max_tokens=lots", "max_tokens")]:
+    for bad, fragment in [
+        ("temperature", "malformed"),
+        ("temp=1", "unknown parameter"),
+        ("top_p=2", "top_p"),
+        ("max_tokens=lots", "max_tokens"),
+    ]:
         with pytest.raises(ConfigError, match=fragment):
             GenerationParams().merged(parse_assignments([bad]))
     with pytest.raises(ConfigError, match="invalid parameters"):
@@ -78,7 +82,9 @@ def test_merged_override_resets_with_none():
     base = GenerationParams(temperature=0.2, max_tokens=5)
     assert base.merged({"temperature": None}).temperature is None
     assert base.merged(GenerationParams(max_tokens=9)).model_dump(exclude_none=True) == {
-        "temperature": 0.2, "max_tokens": 9}
+        "temperature": 0.2,
+        "max_tokens": 9,
+    }
 
 
 @pytest.mark.parametrize(
@@ -87,8 +93,12 @@ def test_merged_override_resets_with_none():
         ("local", "local", "", "local/SmolLM2-135M-Instruct"),
         ("openai", "openai", "", "openai/gpt-4o-mini"),
         ("openai/gpt-4.1", "openai", "gpt-4.1", "openai/gpt-4.1"),
-        ("local/HuggingFaceTB/SmolLM2-360M-Instruct", "local", "HuggingFaceTB/SmolLM2-360M-Instruct",
-         "local/HuggingFaceTB/SmolLM2-360M-Instruct"),
+        (
+            "local/HuggingFaceTB/SmolLM2-360M-Instruct",
+            "local",
+            "HuggingFaceTB/SmolLM2-360M-Instruct",
+            "local/HuggingFaceTB/SmolLM2-360M-Instruct",
+        ),
         ("fake", "fake", "", "fake"),
     ],
 )
@@ -104,15 +114,17 @@ def test_model_spec_errors(tmp_path):
         parse_model_spec("./no/such/folder")
     assert parse_model_spec(str(tmp_path)).provider == "local"  # a bare existing folder
     with pytest.raises(ModelNotFoundError, match="model folder not found"):
-        build_chat_model("local/./missing-model", load_settings())
+        build_chat_model(parse_model_spec("local/./missing-model"), load_settings())
 
 
 def test_missing_openai_key_says_what_to_do():
     with pytest.raises(MissingCredentialsError) as info:
-        build_chat_model("openai", load_settings())
+        build_chat_model(parse_model_spec("openai"), load_settings())
     assert "OPENAI_API_KEY" in str(info.value) and "--model local" in str(info.value)
     # A compatible server needs no real key.
-    model = build_chat_model("openai/x", load_settings(overrides={"base_url": "http://127.0.0.1:1/v1"}))
+    model = build_chat_model(
+        parse_model_spec("openai/x"), load_settings(overrides={"base_url": "http://127.0.0.1:1/v1"})
+    )
     assert model.model_name == "x"
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.test_chat_cli import run_main
+from tests.support.cli import run_cli
 
 
 @pytest.fixture
@@ -21,34 +21,37 @@ def docs(tmp_path):
 
 
 def test_ingest_reports_skips_and_is_incremental(docs):
-    first = run_main("ingest", str(docs))
+    first = run_cli("ingest", str(docs))
     assert first.returncode == 0, first.stderr
     assert "3 added" in first.stdout and "1 skipped" in first.stdout
     assert "broken.pdf" in first.stdout
-    again = run_main("ingest", str(docs), "--json")
+    again = run_cli("ingest", str(docs), "--json")
     report = json.loads(again.stdout)
     assert report["added"] == [] and len(report["unchanged"]) == 3
     (docs / "engine.txt").write_text("The Zorblax engine now runs at 50 rpm.\n")
     (docs / "birds.md").unlink()
-    third = json.loads(run_main("ingest", str(docs), "--json").stdout)
+    third = json.loads(run_cli("ingest", str(docs), "--json").stdout)
     assert [p.endswith("engine.txt") for p in third["updated"]] == [True]
     assert [p.endswith("birds.md") for p in third["removed"]] == [True]
 
 
 def test_ingest_errors_are_one_line(tmp_path):
-    missing = run_main("ingest", str(tmp_path / "nope"))
+    missing = run_cli("ingest", str(tmp_path / "nope"))
     assert missing.returncode == 1 and missing.stderr.startswith("error: nothing to ingest")
     (tmp_path / "empty").mkdir()
-    empty = run_main("ingest", str(tmp_path / "empty"))
+    empty = run_cli("ingest", str(tmp_path / "empty"))
     assert empty.returncode == 1 and empty.stderr.count("\n") == 1
-    bad = run_main("ingest", str(tmp_path), "--collection", "../escape")
+    bad = run_cli("ingest", str(tmp_path), "--collection", "../escape")
     assert bad.returncode == 1 and "collection" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_chat_kb_lists_collections_and_switches(docs):
-    assert run_main("ingest", str(docs), "--collection", "manuals").returncode == 0
-    out = run_main("--model", "fake", stdin="/kb\n/kb use manuals\n/kb remove " + str(docs / "birds.md")
-                   + "\n/kb\n/kb frobnicate\n/exit\n")
+    assert run_cli("ingest", str(docs), "--collection", "manuals").returncode == 0
+    out = run_cli(
+        "--model",
+        "fake",
+        stdin="/kb\n/kb use manuals\n/kb remove " + str(docs / "birds.md") + "\n/kb\n/kb frobnicate\n/exit\n",
+    )
     assert out.returncode == 0, out.stderr
     assert "manuals" in out.stdout and "current collection: manuals" in out.stdout
     assert "1 removed" in out.stdout
@@ -56,37 +59,38 @@ def test_chat_kb_lists_collections_and_switches(docs):
 
 
 def test_rag_answer_cites_sources_in_json_and_chat(docs):
-    assert run_main("ingest", str(docs)).returncode == 0
-    out = run_main("ask", "--model", "fake", "--template", "rag", "--json", "How fast does the Zorblax engine run?")
+    assert run_cli("ingest", str(docs)).returncode == 0
+    out = run_cli("ask", "--model", "fake", "--template", "rag", "--json", "How fast does the Zorblax engine run?")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     paths = [s["path"] for s in data["sources"]]
     assert paths[0].endswith("engine.txt") and data["sources"][0]["index"] == 1
     assert "42 rpm" in data["answer"]  # the echo model repeats the prompt: the context reached it
-    chat = run_main("--model", "fake", "--template", "rag",
-                    stdin="Where do kiwis come from?\n/sources\n/exit\n")
+    chat = run_cli("--model", "fake", "--template", "rag", stdin="Where do kiwis come from?\n/sources\n/exit\n")
     assert chat.returncode == 0, chat.stderr
     assert "[1]" in chat.stdout and "birds.md" in chat.stdout
 
 
 def test_rag_without_an_index_says_how_to_ingest():
-    out = run_main("ask", "--model", "fake", "--template", "rag", "anything?")
+    out = run_cli("ask", "--model", "fake", "--template", "rag", "anything?")
     assert out.returncode == 1
     assert "ingest" in out.stderr and out.stderr.count("\n") == 1
 
 
 def test_agent_in_ask_and_chat_with_a_scripted_model(tmp_path, docs):
     replies = tmp_path / "r.yaml"
-    replies.write_text("- 'Action: calculator\n\n  Action Input: 6 * 7'\n- 'Final Answer: 42'\n"
-                       "- 'Action: calculator\n\n  Action Input: 2 +'\n- 'Final Answer: oops'\n")
-    out = run_main("ask", "--model", f"fake/{replies}", "--agent", "--json", "What is six times seven?")
+    replies.write_text(
+        "- 'Action: calculator\n\n  Action Input: 6 * 7'\n- 'Final Answer: 42'\n"
+        "- 'Action: calculator\n\n  Action Input: 2 +'\n- 'Final Answer: oops'\n"
+    )
+    out = run_cli("ask", "--model", f"fake/{replies}", "--agent", "--json", "What is six times seven?")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["answer"] == "42"
     assert data["steps"] == [{"tool": "calculator", "input": "6 * 7", "observation": "42", "error": False}]
-    assert run_main("ingest", str(docs)).returncode == 0
+    assert run_cli("ingest", str(docs)).returncode == 0
     script = "/agent on\nsix times seven?\n/steps\nbroken?\n/agent off\n/exit\n"
-    chat = run_main("--model", f"fake/{replies}", stdin=script)
+    chat = run_cli("--model", f"fake/{replies}", stdin=script)
     assert chat.returncode == 0, chat.stderr
     text = chat.stdout
     assert "agent: on · tools: calculator, web_search, weather, knowledge_base" in text
@@ -101,12 +105,12 @@ def test_rag_smoke_on_the_real_local_model(docs, local_chat_model):
 
     from agent_app.chat.session import ChatSession
     from agent_app.config import load_settings
+    from agent_app.models.handle import ModelHandle
     from agent_app.retrieval import ingest
 
     settings = load_settings(overrides={"model": "local"})
     ingest([docs], settings=settings.retrieval)
-    session = ChatSession(settings, template="rag")
-    session._model = local_chat_model  # share the loaded model
+    session = ChatSession(settings, template="rag", models=ModelHandle.given(local_chat_model, "local"))
     session.set_params({"max_tokens": 32, "temperature": 0})
     sent: list[str] = []
 

@@ -20,11 +20,14 @@ def test_renders_every_message_type_with_the_chat_template(local_chat_model):
         HumanMessage("こんにちは"),
     ]
     prompt = local_chat_model.render(messages)
-    expected_order = ["<|im_start|>system\nSYS-TEXT", "<|im_start|>user\nUSER-TEXT",
-                      '<|im_start|>assistant\n{"tool_call": {"name": "calculator", '
-                      '"arguments": {"expression": "2+2"}}}',
-                      "<|im_start|>tool\ncalculator: 4", "<|im_start|>assistant\nAI-TEXT",
-                      "<|im_start|>user\nこんにちは"]
+    expected_order = [
+        "<|im_start|>system\nSYS-TEXT",
+        "<|im_start|>user\nUSER-TEXT",
+        '<|im_start|>assistant\n{"tool_call": {"name": "calculator", "arguments": {"expression": "2+2"}}}',
+        "<|im_start|>tool\ncalculator: 4",
+        "<|im_start|>assistant\nAI-TEXT",
+        "<|im_start|>user\nこんにちは",
+    ]
     positions = [prompt.index(part) for part in expected_order]
     assert positions == sorted(positions)
     assert prompt.endswith("<|im_start|>assistant\n")  # ready for the answer, nothing else
@@ -39,10 +42,13 @@ def test_too_long_input_is_trimmed_with_a_warning(local_chat_model):
     small = LocalChatModel(llm=local_chat_model.llm, params=local_chat_model.params, context_window=400)
     history = []
     for i in range(12):
-        history += [HumanMessage(f"Question number {i} about the weather in some town far away?"),
-                    AIMessage(f"Answer number {i}: it is sunny and warm there today.")]
-    reply = small.invoke([SystemMessage("Be brief."), *history, HumanMessage("Last question?")],
-                         temperature=0, max_tokens=8)
+        history += [
+            HumanMessage(f"Question number {i} about the weather in some town far away?"),
+            AIMessage(f"Answer number {i}: it is sunny and warm there today."),
+        ]
+    reply = small.invoke(
+        [SystemMessage("Be brief."), *history, HumanMessage("Last question?")], temperature=0, max_tokens=8
+    )
     trimmed = reply.response_metadata["prompt_trimmed"]
     assert trimmed["dropped_messages"] > 0
     assert reply.usage_metadata["input_tokens"] + 8 <= 400
@@ -81,15 +87,15 @@ def test_cancelling_a_stream_frees_the_model(local_chat_model):
 def test_model_folder_and_offline_hub_id(local_chat_model):
     from agent_app.config import load_settings
     from agent_app.errors import ModelNotFoundError
-    from agent_app.models.factory import build_chat_model
+    from agent_app.models.factory import build_chat_model, parse_model_spec
     from agent_app.models.local_runtime import bundled_gguf_path, converted_model_dir
 
     folder = converted_model_dir(bundled_gguf_path())  # a plain transformers folder
-    model = build_chat_model(f"local/{folder}", load_settings(overrides={"threads": 1}))
+    model = build_chat_model(parse_model_spec(f"local/{folder}"), load_settings(overrides={"threads": 1}))
     assert model.runtime is not local_chat_model.runtime and model.model_name == str(folder)
     assert model.invoke("Hi", temperature=0, max_tokens=3).usage_metadata["output_tokens"] <= 3
     with pytest.raises(ModelNotFoundError) as info:  # HF_HUB_OFFLINE=1 in the tests
-        build_chat_model("local/HuggingFaceTB/no-such-model-here", load_settings())
+        build_chat_model(parse_model_spec("local/HuggingFaceTB/no-such-model-here"), load_settings())
     assert "cannot load local model" in str(info.value) and "\n" not in str(info.value)
 
 
@@ -104,7 +110,8 @@ def test_all_torch_work_runs_on_the_one_torch_thread(local_chat_model):
 
     seen: set[str] = set()
     hook = torch.nn.modules.module.register_module_forward_pre_hook(
-        lambda module, args: seen.add(threading.current_thread().name))
+        lambda module, args: seen.add(threading.current_thread().name)
+    )
     try:
         embeddings = bundled_embeddings()
         embeddings.embed_query("a question")

@@ -14,7 +14,8 @@ pytestmark = [pytest.mark.server]
 
 def _session(base_url: str) -> ChatSession:
     settings = load_settings(environ={}, overrides={"base_url": base_url, "max_retries": 0, "request_timeout": 20})
-    return ChatSession(settings, model=f"openai/{ALIAS}")
+    settings.model = f"openai/{ALIAS}"
+    return ChatSession(settings)
 
 
 def test_server_killed_mid_stream_keeps_partial_answer_and_session():
@@ -83,16 +84,31 @@ class _ErrorServer:
 @pytest.mark.parametrize(
     ("status", "error", "expected"),
     [
-        (401, {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"},
-         "rejected the API key (401)"),
-        (429, {"message": "You exceeded your current quota", "type": "insufficient_quota",
-               "code": "insufficient_quota"}, "run out of credit"),
-        (429, {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"},
-         "rate-limited"),
-        (404, {"message": "The model does not exist", "type": "invalid_request_error", "code": "model_not_found"},
-         "does not know this model"),
-        (400, {"message": "This model's maximum context length is 8192 tokens",
-               "type": "invalid_request_error", "code": "context_length_exceeded"}, "context window"),
+        (
+            401,
+            {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"},
+            "rejected the API key (401)",
+        ),
+        (
+            429,
+            {"message": "You exceeded your current quota", "type": "insufficient_quota", "code": "insufficient_quota"},
+            "run out of credit",
+        ),
+        (429, {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}, "rate-limited"),
+        (
+            404,
+            {"message": "The model does not exist", "type": "invalid_request_error", "code": "model_not_found"},
+            "does not know this model",
+        ),
+        (
+            400,
+            {
+                "message": "This model's maximum context length is 8192 tokens",
+                "type": "invalid_request_error",
+                "code": "context_length_exceeded",
+            },
+            "context window",
+        ),
     ],
 )
 def test_provider_errors_become_one_line_messages(status, error, expected):

@@ -271,7 +271,7 @@ def _exact_int_power(base: Fraction, exponent: int) -> Number:
     return _simplify(base**exponent)
 
 
-def _float_power(base: float, exponent: float | int) -> float:
+def _float_power(base: float, exponent: float | int) -> Number:
     if base == 0 and exponent < 0:
         raise CalculatorError("division by zero")
     try:

@@ -10,12 +10,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-# Built-in tools, in the order they are offered to the model. `knowledge_base` is built elsewhere
-# (once retrieval lands) and handed to `build_tools` as an extra tool.
-BUILTIN_TOOLS = ("calculator", "web_search", "weather")
-KNOWN_TOOLS = (*BUILTIN_TOOLS, "knowledge_base")
-
+# Built-in tools, in the order they are offered to the model. `knowledge_base` is built by the
+# chat session over the current collection and handed to `build_tools` as an extra tool.
 ToolName = Literal["calculator", "web_search", "weather", "knowledge_base"]
+BUILTIN_TOOLS: tuple[ToolName, ...] = ("calculator", "web_search", "weather")
+KNOWN_TOOLS: tuple[ToolName, ...] = (*BUILTIN_TOOLS, "knowledge_base")
 
 # People write wind units the way they read them; Open-Meteo wants its own spelling.
 _WIND_ALIASES = {"km/h": "kmh", "kph": "kmh", "m/s": "ms", "knots": "kn", "kt": "kn"}

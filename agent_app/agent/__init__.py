@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agent_app.agent.events import (
+from agent_app.agent.run import (
+    Agent,
     AgentEvent,
     AgentResult,
     AgentStep,
@@ -24,7 +25,6 @@ from agent_app.agent.events import (
     ThoughtToken,
     ToolCall,
 )
-from agent_app.agent.protocol import Agent
 from agent_app.agent.settings import AgentMode, AgentSettings
 
 if TYPE_CHECKING:

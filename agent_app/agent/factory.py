@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
     from langchain_core.tools import BaseTool
 
-    from agent_app.agent.protocol import Agent
+    from agent_app.agent.run import Agent
 
 # OpenAI model families known to call tools natively; other names (a local server's "smollm2")
 # get the ReAct loop, which works with any model.
@@ -35,9 +35,14 @@ def is_local_chat(model: Any) -> bool:
     return hasattr(model, "runtime") and callable(getattr(model, "render", None)) and hasattr(model, "llm")
 
 
-def build_agent(model: Any, tools: Sequence[BaseTool], *, settings: AgentSettings | None = None,
-                mode: AgentMode | None = None, embeddings: Embeddings | Literal["bundled"] | None = "bundled"
-                ) -> Agent:
+def build_agent(
+    model: Any,
+    tools: Sequence[BaseTool],
+    *,
+    settings: AgentSettings | None = None,
+    mode: AgentMode | None = None,
+    embeddings: Embeddings | Literal["bundled"] | None = "bundled",
+) -> Agent:
     """An agent over `model` (chat or completion) with `tools`.
 
     `mode` overrides `settings.mode`. `embeddings` picks the ReAct examples by similarity and
@@ -61,25 +66,15 @@ def build_agent(model: Any, tools: Sequence[BaseTool], *, settings: AgentSetting
     constrained = settings.constrained and is_local_chat(model)
     thoughts = settings.thoughts if settings.thoughts is not None else not constrained
     prompt = ReActPrompt(load_react_template(settings.template), tools, thoughts=thoughts)
+    router_embeddings: Any = embeddings
     if embeddings == "bundled":
-        embeddings = _LazyBundledEmbeddings()
-    router = ExampleRouter(prompt.examples, embeddings)
-    policy = (LocalPolicy(model, prompt, settings) if constrained
-              else TextPolicy(model, prompt, settings, chat=isinstance(model, BaseChatModel)))
+        from agent_app.embeddings import LazyEmbeddings
+
+        router_embeddings = LazyEmbeddings()  # loaded at the first question (about 3 s), not here
+    router = ExampleRouter(prompt.examples, router_embeddings)
+    policy = (
+        LocalPolicy(model, prompt, settings)
+        if constrained
+        else TextPolicy(model, prompt, settings, chat=isinstance(model, BaseChatModel))
+    )
     return ReActAgent(policy, prompt, tools, router, settings)
-
-
-class _LazyBundledEmbeddings:
-    """The bundled MiniLM, loaded at the first question (about 3 s), not when the agent is built."""
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self._model().embed_documents(texts)
-
-    def embed_query(self, text: str) -> list[float]:
-        return self._model().embed_query(text)
-
-    @staticmethod
-    def _model() -> Embeddings:
-        from agent_app.embeddings import bundled_embeddings
-
-        return bundled_embeddings()

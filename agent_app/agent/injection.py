@@ -20,8 +20,7 @@ from collections.abc import Iterable
 DATA_OPEN, DATA_CLOSE = "<data>", "</data>"
 
 _DELIMITER = re.compile(r"<\s*/?\s*data\s*>", re.IGNORECASE)
-_MARKER = re.compile(
-    r"\b(final\s+answer|action\s+input|action|observation|thought|question)\s*:", re.IGNORECASE)
+_MARKER = re.compile(r"\b(final\s+answer|action\s+input|action|observation|thought|question)\s*:", re.IGNORECASE)
 _INSTRUCTION = re.compile(
     r"\b(ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:the\s+|your\s+|these\s+)?"
     r"(previous|prior|above|earlier|preceding|system|original)\s+(instructions?|prompts?|messages?|rules)"
@@ -33,8 +32,10 @@ _INSTRUCTION = re.compile(
 )
 _SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]*")
 
-REFUSAL = ("The tool result contained instructions addressed to the assistant, so I did not use it. "
-           "I could not find a trustworthy answer in it.")
+REFUSAL = (
+    "The tool result contained instructions addressed to the assistant, so I did not use it. "
+    "I could not find a trustworthy answer in it."
+)
 
 
 def quote_observation(text: str) -> str:
@@ -53,7 +54,7 @@ def injected_sentences(text: str) -> list[str]:
     """The sentences of a tool's output that carry instructions, or follow an agent marker."""
     out: list[str] = []
     for match in _MARKER.finditer(text):
-        tail = text[match.end():]
+        tail = text[match.end() :]
         out += [s.strip() for s in _SENTENCE.findall(tail)[:1] if s.strip()]
     out += [s.strip() for s in _SENTENCE.findall(text) if _INSTRUCTION.search(s) or _MARKER.search(s)]
     return out

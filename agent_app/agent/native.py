@@ -11,15 +11,15 @@ import time
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from agent_app.agent.events import (
+from agent_app.agent.run import (
     AgentEvent,
     AgentResult,
     AgentStep,
+    EventAgent,
     Observation,
     StepStarted,
     ToolCall,
 )
-from agent_app.agent.runs import EventAgent
 from agent_app.agent.settings import AgentSettings
 from agent_app.agent.streaming import AnswerEmitter
 
@@ -41,16 +41,22 @@ class NativeAgent(EventAgent):
 
     mode = "native"
 
-    def __init__(self, model: BaseChatModel, tools: Sequence[BaseTool], settings: AgentSettings,
-                 system_prompt: str | None = NATIVE_SYSTEM_PROMPT) -> None:
+    def __init__(
+        self,
+        model: BaseChatModel,
+        tools: Sequence[BaseTool],
+        settings: AgentSettings,
+        system_prompt: str | None = NATIVE_SYSTEM_PROMPT,
+    ) -> None:
         from langchain.agents import create_agent
 
         self.model, self.settings = model, settings
         self.graph = create_agent(model, list(tools), system_prompt=system_prompt)
         self.system_prompt = system_prompt
 
-    def _run(self, question: str, history: Sequence[BaseMessage], config: RunnableConfig
-             ) -> Generator[AgentEvent, None, AgentResult]:
+    def _run(
+        self, question: str, history: Sequence[BaseMessage], config: RunnableConfig
+    ) -> Generator[AgentEvent, None, AgentResult]:
         from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
         from langgraph.errors import GraphRecursionError
 
@@ -66,8 +72,9 @@ class NativeAgent(EventAgent):
         limit = {**config, "recursion_limit": 2 * self.settings.max_steps + 1}
         yield StepStarted(1)
         try:
-            for kind, data in self.graph.stream({"messages": messages}, config=limit,
-                                                stream_mode=["messages", "updates"]):
+            for kind, data in self.graph.stream(  # type: ignore[call-overload]
+                {"messages": messages}, config=limit, stream_mode=["messages", "updates"]
+            ):
                 if kind == "messages":
                     chunk, meta = data
                     if isinstance(chunk, AIMessageChunk) and meta.get("langgraph_node") == "model" and chunk.text:

@@ -2,7 +2,7 @@
 
 Small and chatty models write `**Action:**`, `Action 1:`, quoted or back-ticked tool names,
 `Action Input: {"query": "..."}`, or keep going with an invented `Observation:`. All of that is
-accepted; what cannot be read becomes a `StepParse` with `problem` set, which the loop feeds back
+accepted; what cannot be read becomes a `Decision` with `problem` set, which the loop feeds back
 to the model as an observation instead of failing.
 """
 
@@ -17,58 +17,64 @@ from agent_app.agent.template import Markers
 
 
 @dataclass(frozen=True)
-class StepParse:
-    """What one model reply asks for: a tool call, a final answer, or nothing readable."""
+class Decision:
+    """The next step, read from a reply or chosen by a policy: a tool call, a final answer, or an
+    unreadable reply (`problem` set, fed back to the model as an observation)."""
 
     thought: str = ""
     action: str | None = None
     action_input: str = ""
-    final_answer: str | None = None
+    answer: str | None = None
     problem: str | None = None
+    raw: str = ""
+    scores: dict[str, float] | None = None
+    """The constrained choice's score per action (diagnostics, e.g. for the benchmark)."""
 
 
-def _marker_pattern(marker: str) -> str:
+def marker_pattern(marker: str) -> str:
     """'Action Input:' -> a regex that also matches '**Action Input:**', 'action input 2 :'."""
     words = marker.rstrip(":").split()
     body = r"\s*".join(re.escape(w) for w in words)
     return rf"(?:^|\n)[ \t>#*_-]*{body}[ \t]*\d*[ \t*_]*:[ \t*_]*"
 
 
-def parse_step(text: str, markers: Markers | None = None) -> StepParse:
+def parse_step(text: str, markers: Markers | None = None) -> Decision:
     """Read one reply. An action that comes before a final answer wins (the rest was invented)."""
     m = markers or Markers()
     text = text.replace("\r\n", "\n")
     # Anything after an invented observation is the model talking to itself.
-    cut = re.search(_marker_pattern(m.observation), text, re.IGNORECASE)
+    cut = re.search(marker_pattern(m.observation), text, re.IGNORECASE)
     if cut:
         text = text[: cut.start()]
     flags = re.IGNORECASE
-    final = re.search(_marker_pattern(m.final_answer), text, flags)
-    action_input = re.search(_marker_pattern(m.action_input), text, flags)
+    final = re.search(marker_pattern(m.final_answer), text, flags)
+    action_input = re.search(marker_pattern(m.action_input), text, flags)
     action = _first_action(text, m, flags)
     thought = _thought(text, m, [x for x in (final, action, action_input) if x])
     if action and (final is None or action.start() < final.start()):
-        name = _line(text[action.end():])
+        name = _line(text[action.end() :])
         if action_input is None or action_input.start() < action.end():
-            return StepParse(thought, name or None, "", None,
-                             f"'{m.action}' must be followed by '{m.action_input}'")
-        value = text[action_input.end():]
+            return Decision(thought, name or None, "", None, f"'{m.action}' must be followed by '{m.action_input}'")
+        value = text[action_input.end() :]
         if final is not None and final.start() > action_input.start():
-            value = text[action_input.end(): final.start()]
-        return StepParse(thought, clean_tool_name(name) if name else None, clean_input(value))
+            value = text[action_input.end() : final.start()]
+        return Decision(thought, clean_tool_name(name) if name else None, clean_input(value))
     if final is not None:
-        return StepParse(thought, final_answer=text[final.end():].strip())
+        return Decision(thought, answer=text[final.end() :].strip())
     if action_input is not None:
-        return StepParse(thought, problem=f"'{m.action_input}' without '{m.action}'")
-    return StepParse(thought, problem=f"no '{m.action}' and no '{m.final_answer}' found")
+        return Decision(thought, problem=f"'{m.action_input}' without '{m.action}'")
+    return Decision(thought, problem=f"no '{m.action}' and no '{m.final_answer}' found")
 
 
 def _first_action(text: str, m: Markers, flags: int) -> re.Match[str] | None:
     """The first `Action:` that is not the start of `Action Input:`."""
     input_words = m.action_input.rstrip(":").split()
-    for match in re.finditer(_marker_pattern(m.action), text, flags):
-        if not re.match(rf"(?:^|\n)[ \t>#*_-]*{re.escape(input_words[0])}\s+{re.escape(input_words[-1])}",
-                        text[match.start():], flags):
+    for match in re.finditer(marker_pattern(m.action), text, flags):
+        if not re.match(
+            rf"(?:^|\n)[ \t>#*_-]*{re.escape(input_words[0])}\s+{re.escape(input_words[-1])}",
+            text[match.start() :],
+            flags,
+        ):
             return match
     return None
 
@@ -76,7 +82,7 @@ def _first_action(text: str, m: Markers, flags: int) -> re.Match[str] | None:
 def _thought(text: str, m: Markers, found: list[re.Match[str]]) -> str:
     end = min((x.start() for x in found), default=len(text))
     head = text[:end]
-    head = re.sub(_marker_pattern(m.thought), "\n", head, flags=re.IGNORECASE)
+    head = re.sub(marker_pattern(m.thought), "\n", head, flags=re.IGNORECASE)
     return head.strip()
 
 

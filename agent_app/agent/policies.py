@@ -13,12 +13,12 @@ import math
 import re
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from agent_app.agent.events import AgentEvent, FinalAnswerToken, ThoughtToken
-from agent_app.agent.parsing import clean_input, parse_step
+from agent_app.agent.parsing import Decision, clean_input, parse_step
 from agent_app.agent.prompting import ReActPrompt, Turn
+from agent_app.agent.run import AgentEvent, FinalAnswerToken, ThoughtToken
 from agent_app.agent.settings import AgentSettings
 from agent_app.agent.streaming import AnswerEmitter, ReplySplitter
 from agent_app.agent.template import NO_TOOL, Example
@@ -38,20 +38,6 @@ class RunState:
     prior: dict[str, float] | None
     config: RunnableConfig
     turns: list[Turn] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The next step: a tool call, a final answer (already streamed), or an unreadable reply."""
-
-    thought: str = ""
-    action: str | None = None
-    action_input: str = ""
-    answer: str | None = None
-    problem: str | None = None
-    raw: str = ""
-    scores: dict[str, float] | None = None
-    """The constrained choice's score per action (diagnostics, e.g. for the benchmark)."""
 
 
 StepGen = Generator[AgentEvent, None, Decision]
@@ -75,12 +61,11 @@ class TextPolicy:
         if splitter.answer.text:
             return Decision(answer=splitter.answer.text)
         parsed = parse_step(splitter.text, markers)
-        if parsed.final_answer:  # read by the parser but not by the streaming splitter: send it now
-            yield FinalAnswerToken(parsed.final_answer)
-            return Decision(thought=parsed.thought, answer=parsed.final_answer)
-        return Decision(thought=parsed.thought, action=parsed.action, action_input=parsed.action_input,
-                        problem=parsed.problem or ("no answer after the marker" if parsed.final_answer == ""
-                                                   else None), raw=splitter.text)
+        if parsed.answer:  # read by the parser but not by the streaming splitter: send it now
+            yield FinalAnswerToken(parsed.answer)
+            return parsed
+        problem = parsed.problem or ("no answer after the marker" if parsed.answer == "" else None)
+        return replace(parsed, answer=None, problem=problem, raw=splitter.text)
 
     def final_answer(self, state: RunState) -> AnswerGen:
         """Ask for the best answer from what is known (the step limit was reached)."""
@@ -165,11 +150,15 @@ class LocalPolicy:
             return "".join(self._generate(text, state, max_tokens=self.settings.input_max_tokens))
         from agent_app.agent.scoring import stream_from
 
-        allowed = copyable_tokens(self.model.runtime.tokenizer, [state.question, *(t.observation for t in state.turns)],
-                                  math=action == "calculator")
+        allowed = copyable_tokens(
+            self.model.runtime.tokenizer,
+            [state.question, *(t.observation for t in state.turns)],
+            math=action == "calculator",
+        )
         with llm_run(state.config, text) as done:
-            written = "".join(stream_from(self.model.runtime, text, allowed=allowed,
-                                          max_tokens=self.settings.input_max_tokens))
+            written = "".join(
+                stream_from(self.model.runtime, text, allowed=allowed, max_tokens=self.settings.input_max_tokens)
+            )
             done(written)
         return written
 
@@ -184,8 +173,13 @@ class LocalPolicy:
 
             observations = [t.observation for t in state.turns if not t.raw]
             with llm_run(state.config, text) as done:
-                for piece in stream_from(self.model.runtime, text, max_tokens=self.settings.answer_max_tokens,
-                                         copy_from=observations, boost_value=self.settings.copy_boost):
+                for piece in stream_from(
+                    self.model.runtime,
+                    text,
+                    max_tokens=self.settings.answer_max_tokens,
+                    copy_from=observations,
+                    boost_value=self.settings.copy_boost,
+                ):
                     yield from emitter.feed(piece)
                 done(emitter.text)
         else:
@@ -198,8 +192,7 @@ class LocalPolicy:
 
     def _generate(self, text: str, state: RunState, *, max_tokens: int) -> Iterator[str]:
         """One line of greedy text, through the LangChain model so callbacks see the call."""
-        yield from self.model.llm.stream(text, config=state.config, stop=["\n"], max_tokens=max_tokens,
-                                         temperature=0)
+        yield from self.model.llm.stream(text, config=state.config, stop=["\n"], max_tokens=max_tokens, temperature=0)
 
 
 MATH_WORDS = "+ - * / ( ) . , % ** ^ sqrt cbrt log ln exp sin cos tan pi of"

@@ -43,8 +43,7 @@ class ReActPrompt:
         self.thoughts = thoughts
         self.tool_names = [t.name for t in tools]
         tool_lines = "\n".join(f"- {t.name}: {t.description}" for t in tools) or "(none)"
-        self.system = template.system.replace("{tools}", tool_lines).replace(
-            "{tool_names}", ", ".join(self.tool_names))
+        self.system = template.system.replace("{tools}", tool_lines).replace("{tool_names}", ", ".join(self.tool_names))
         self.examples = template.examples_for(self.tool_names)
 
     # -- pieces -------------------------------------------------------------------------------
@@ -76,8 +75,11 @@ class ReActPrompt:
     def example_text(self, example: Example) -> str:
         if example.action == NO_TOOL:
             return self.final_text(example.thought, example.answer)
-        return (self.step_text(example.thought, example.action, example.input)
-                + self.observation_text(example.observation) + self.final_text("", example.answer))
+        return (
+            self.step_text(example.thought, example.action, example.input)
+            + self.observation_text(example.observation)
+            + self.final_text("", example.answer)
+        )
 
     def message(self, key: str, **values: str) -> str:
         """One of the template's feedback lines (format_error, unknown_tool, ...), filled in."""
@@ -85,25 +87,36 @@ class ReActPrompt:
         return text.format(tool_names=", ".join(self.tool_names), **values)
 
     # -- whole prompts ------------------------------------------------------------------------
-    def chat_messages(self, question: str, history: Sequence[BaseMessage], examples: Sequence[Example],
-                      turns: Sequence[Turn] = (), *, split: bool) -> list[BaseMessage]:
+    def chat_messages(
+        self,
+        question: str,
+        history: Sequence[BaseMessage],
+        examples: Sequence[Example],
+        turns: Sequence[Turn] = (),
+        *,
+        split: bool,
+    ) -> list[BaseMessage]:
         from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
         messages: list[BaseMessage] = [SystemMessage(self.system)]
         for example in examples:
             messages.append(HumanMessage(self.question_text(example.question)))
             if split and example.action != NO_TOOL:
-                messages += [AIMessage(self.step_text(example.thought, example.action, example.input).rstrip()),
-                             HumanMessage(self.observation_text(example.observation).rstrip()),
-                             AIMessage(self.final_text("", example.answer))]
+                messages += [
+                    AIMessage(self.step_text(example.thought, example.action, example.input).rstrip()),
+                    HumanMessage(self.observation_text(example.observation).rstrip()),
+                    AIMessage(self.final_text("", example.answer)),
+                ]
             else:
                 messages.append(AIMessage(self.example_text(example)))
         messages += self.history_messages(history)
         messages.append(HumanMessage(self.question_text(question)))
         if split:
             for t in turns:
-                messages += [AIMessage(self.turn_text(t).rstrip()),
-                             HumanMessage(self.observation_text(t.observation).rstrip())]
+                messages += [
+                    AIMessage(self.turn_text(t).rstrip()),
+                    HumanMessage(self.observation_text(t.observation).rstrip()),
+                ]
         return messages
 
     def history_messages(self, history: Sequence[BaseMessage]) -> list[BaseMessage]:
@@ -118,8 +131,9 @@ class ReActPrompt:
                 out.append(AIMessage(self.final_text("", message.text)))
         return out
 
-    def completion_text(self, question: str, history: Sequence[BaseMessage], examples: Sequence[Example],
-                        turns: Sequence[Turn] = ()) -> str:
+    def completion_text(
+        self, question: str, history: Sequence[BaseMessage], examples: Sequence[Example], turns: Sequence[Turn] = ()
+    ) -> str:
         blocks = [self.system]
         blocks += [f"{self.question_text(e.question)}\n{self.example_text(e)}" for e in examples]
         earlier = self.history_messages(history)

@@ -12,19 +12,19 @@ import time
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from agent_app.agent.events import (
+from agent_app.agent.parsing import Decision, match_tool
+from agent_app.agent.policies import LocalPolicy, RunState, TextPolicy
+from agent_app.agent.prompting import ReActPrompt, Turn
+from agent_app.agent.routing import ExampleRouter
+from agent_app.agent.run import (
     AgentEvent,
     AgentResult,
     AgentStep,
+    EventAgent,
     Observation,
     StepStarted,
     ToolCall,
 )
-from agent_app.agent.parsing import match_tool
-from agent_app.agent.policies import Decision, LocalPolicy, RunState, TextPolicy
-from agent_app.agent.prompting import ReActPrompt, Turn
-from agent_app.agent.routing import ExampleRouter
-from agent_app.agent.runs import EventAgent
 from agent_app.agent.settings import AgentSettings
 
 if TYPE_CHECKING:
@@ -36,16 +36,23 @@ if TYPE_CHECKING:
 class ReActAgent(EventAgent):
     """A ReAct agent over any model; see `build_agent`."""
 
-    def __init__(self, policy: TextPolicy | LocalPolicy, prompt: ReActPrompt, tools: Sequence[BaseTool],
-                 router: ExampleRouter, settings: AgentSettings) -> None:
+    def __init__(
+        self,
+        policy: TextPolicy | LocalPolicy,
+        prompt: ReActPrompt,
+        tools: Sequence[BaseTool],
+        router: ExampleRouter,
+        settings: AgentSettings,
+    ) -> None:
         self.policy, self.prompt, self.router, self.settings = policy, prompt, router, settings
         self.tools = {t.name: t for t in tools}
         self.mode = "react-constrained" if isinstance(policy, LocalPolicy) else "react"
         self.last_decisions: list[Decision] = []
         """The decisions of the latest run (diagnostics: the benchmark reads the scores)."""
 
-    def _run(self, question: str, history: Sequence[BaseMessage], config: RunnableConfig
-              ) -> Generator[AgentEvent, None, AgentResult]:
+    def _run(
+        self, question: str, history: Sequence[BaseMessage], config: RunnableConfig
+    ) -> Generator[AgentEvent, None, AgentResult]:
         started = time.monotonic()
         sims = self.router.similarities(question) if self.router.enabled else None
         examples = self.router.select(question, self.settings.examples, sims)
@@ -76,8 +83,15 @@ class ReActAgent(EventAgent):
                 observation, error = self._run_tool(tool, decision.action_input, config)
             yield Observation(observation, name, index, error)
             steps.append(AgentStep(name, decision.action_input, observation, error))
-            state.turns.append(Turn(decision.thought, name, decision.action_input, observation,
-                                    raw=decision.raw if error and decision.problem else ""))
+            state.turns.append(
+                Turn(
+                    decision.thought,
+                    name,
+                    decision.action_input,
+                    observation,
+                    raw=decision.raw if error and decision.problem else "",
+                )
+            )
         yield StepStarted(len(steps) + 1)
         answer = yield from self.policy.final_answer(state)
         return AgentResult(answer, steps, time.monotonic() - started, self.mode, forced=True)

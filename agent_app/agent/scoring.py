@@ -3,17 +3,18 @@
 Instead of letting a 135M model write the action name (it invents tools and breaks the format),
 the log-likelihood of every allowed continuation ("Action: calculator\\n", ..., "Final Answer:")
 is computed after the prompt: one forward pass over the prompt, then a few tokens per candidate
-on top of its key/value cache. This runs on the runtime's worker thread, the only thread that
-may use the model.
+on top of its key/value cache. This runs on the torch thread (`agent_app.torch_thread`), the only
+thread that may use the model.
 """
 
 from __future__ import annotations
 
 import itertools
-import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
+
+from agent_app import torch_thread
 
 if TYPE_CHECKING:
     from agent_app.models.local_runtime import LocalRuntime
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 def score_continuations(runtime: LocalRuntime, prompt: str, candidates: Sequence[str]) -> list[float]:
     """Total log-probability of each candidate text following `prompt`."""
-    return runtime._worker.submit(_score_here, runtime, prompt, list(candidates)).result()
+    return torch_thread.run(_score_here, runtime, prompt, list(candidates))
 
 
 def _score_here(runtime: LocalRuntime, prompt: str, candidates: list[str]) -> list[float]:
@@ -38,7 +39,7 @@ def _score_here(runtime: LocalRuntime, prompt: str, candidates: list[str]) -> li
             if full[: len(prompt_ids)] != prompt_ids:  # the tokens merged across the boundary
                 scores.append(_score_alone(model, full, len(prompt_ids)))
                 continue
-            ids = full[len(prompt_ids):]
+            ids = full[len(prompt_ids) :]
             total = float(first[ids[0]])
             if len(ids) > 1:
                 logits = model(input_ids=torch.tensor([ids[:-1]]), past_key_values=cache, use_cache=True).logits
@@ -59,8 +60,15 @@ def _score_alone(model: Any, ids: list[int], start: int) -> float:
     return float(sum(logp[i - 1, ids[i]] for i in range(max(start, 1), len(ids))))
 
 
-def stream_from(runtime: LocalRuntime, prompt: str, *, max_tokens: int, allowed: set[int] | None = None,
-                copy_from: Sequence[str] = (), boost_value: float = 0.0) -> Iterator[str]:
+def stream_from(
+    runtime: LocalRuntime,
+    prompt: str,
+    *,
+    max_tokens: int,
+    allowed: set[int] | None = None,
+    copy_from: Sequence[str] = (),
+    boost_value: float = 0.0,
+) -> Iterator[str]:
     """Greedy text after `prompt`, streamed, ending at a newline or eos; on the worker thread.
 
     - `allowed`: only these token ids may be written. Why: asked for a search query, the 135M
@@ -71,22 +79,19 @@ def stream_from(runtime: LocalRuntime, prompt: str, *, max_tokens: int, allowed:
       to their logits, and the token that continues a copied span ("39" -> "1") gets it again.
     A repeated 3-gram is never written: greedy decoding of a small model loops otherwise.
     """
-    pieces: queue.Queue[Any] = queue.Queue()
-    cancel = threading.Event()
-    future = runtime._worker.submit(_generate_here, runtime, prompt, max_tokens, allowed, list(copy_from),
-                                    boost_value, pieces.put, cancel)
-    future.add_done_callback(lambda _f: pieces.put(_DONE))
-    try:
-        while (item := pieces.get()) is not _DONE:
-            yield item
-        future.result()  # re-raise a failure of the worker
-    finally:
-        cancel.set()
+    yield from torch_thread.stream(_generate_here, runtime, prompt, max_tokens, allowed, list(copy_from), boost_value)
 
 
-def _generate_here(runtime: LocalRuntime, prompt: str, max_tokens: int, allowed: set[int] | None,
-                   copy_from: list[str], boost_value: float, emit: Callable[[str], None],
-                   cancel: threading.Event) -> None:
+def _generate_here(
+    runtime: LocalRuntime,
+    prompt: str,
+    max_tokens: int,
+    allowed: set[int] | None,
+    copy_from: list[str],
+    boost_value: float,
+    emit: Callable[[str], None],
+    cancel: threading.Event,
+) -> None:
     import torch
 
     tokenizer, model = runtime.tokenizer, runtime.model
@@ -120,21 +125,18 @@ def _generate_here(runtime: LocalRuntime, prompt: str, max_tokens: int, allowed:
             if len(produced) >= 2:  # no repeated 3-gram
                 last = tuple(produced[-2:])
                 for i in range(len(produced) - 2):
-                    if tuple(produced[i:i + 2]) == last:
+                    if tuple(produced[i : i + 2]) == last:
                         logits[produced[i + 2]] = float("-inf")
             token = int(logits.argmax())
             if token in ends:
                 break
             produced.append(token)
-            text = tokenizer.decode(produced)
+            text = str(tokenizer.decode(produced))
             if "\n" in text:
                 text = text.split("\n", 1)[0]
             if not text.endswith("\ufffd") and len(text) > len(shown):  # not inside a UTF-8 character
-                emit(text[len(shown):])
+                emit(text[len(shown) :])
                 shown = text
             if "\n" in tokenizer.decode(produced):
                 break
             out = model(input_ids=torch.tensor([[token]]), past_key_values=out.past_key_values, use_cache=True)
-
-
-_DONE = object()

@@ -29,18 +29,24 @@ class AgentSettings(BaseModel):
         True, description="local model: choose the action by scoring valid tool names (not free text)"
     )
     routing_prior: float = Field(
-        1.0, ge=0.0, le=10.0,
+        1.0,
+        ge=0.0,
+        le=10.0,
         description="local model: weight of the embedding-similarity prior over tools (0 = model alone)",
     )
     thoughts: bool | None = Field(
         None, description="write a Thought before each action (default: off on the constrained local model)"
     )
     copy_inputs: bool = Field(
-        True, description="local model: tool inputs use only words of the question and of earlier "
+        True,
+        description="local model: tool inputs use only words of the question and of earlier "
         "observations (plus math symbols for the calculator)",
     )
     copy_boost: float = Field(
-        2.0, ge=0.0, le=20.0, description="local model: logit bonus for the observations' words in the "
+        2.0,
+        ge=0.0,
+        le=20.0,
+        description="local model: logit bonus for the observations' words in the "
         "final answer (0 = off), which keeps a tiny model from inventing numbers",
     )
     input_max_tokens: int = Field(24, ge=4, le=400, description="new tokens for one action input")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from agent_app.agent.events import AgentEvent, FinalAnswerToken, ThoughtToken
-from agent_app.agent.parsing import _marker_pattern
+from agent_app.agent.parsing import marker_pattern
+from agent_app.agent.run import AgentEvent, FinalAnswerToken, ThoughtToken
 from agent_app.agent.template import Markers
 
 
@@ -26,7 +26,7 @@ class AnswerEmitter:
             piece = piece.lstrip()
         piece = self._pending + piece
         body = piece.rstrip()
-        self._pending = piece[len(body):]
+        self._pending = piece[len(body) :]
         if body:
             self.text += body
             yield FinalAnswerToken(body)
@@ -52,11 +52,16 @@ class ReplySplitter:
         self._seen_marker = False
         self._thought_end: int | None = None  # where the thought before the answer ends
         flags = re.IGNORECASE
-        self._final = re.compile(_marker_pattern(markers.final_answer), flags)
-        self._any = re.compile("|".join(_marker_pattern(x) for x in (
-            markers.thought, markers.action, markers.action_input, markers.final_answer)), flags)
+        self._final = re.compile(marker_pattern(markers.final_answer), flags)
+        self._any = re.compile(
+            "|".join(
+                marker_pattern(x) for x in (markers.thought, markers.action, markers.action_input, markers.final_answer)
+            ),
+            flags,
+        )
         self._action_not_input = re.compile(
-            _marker_pattern(markers.action) + "|" + _marker_pattern(markers.action_input), flags)
+            marker_pattern(markers.action) + "|" + marker_pattern(markers.action_input), flags
+        )
         self._hold = len(markers.final_answer) + 8  # a marker may be split across chunks
 
     @property
@@ -98,7 +103,7 @@ class ReplySplitter:
             return
         before = self.text[: found.start()]
         for match in self._action_not_input.finditer(before):
-            if not re.match(_marker_pattern(self.markers.action_input), before[match.start():], re.IGNORECASE):
+            if not re.match(marker_pattern(self.markers.action_input), before[match.start() :], re.IGNORECASE):
                 return  # an action came first: the "answer" after it is invented
         self._thought_end = found.start()
         self._answer_start = found.end()
@@ -107,12 +112,12 @@ class ReplySplitter:
         assert self._answer_start is not None
         if not self._answer_only:
             yield from self._thought_upto(self._thought_end if self._thought_end is not None else 0)
-        piece = self.text[self._answer_start + self._answer_sent:]
+        piece = self.text[self._answer_start + self._answer_sent :]
         self._answer_sent += len(piece)
         yield from self.answer.feed(piece)
 
     def _thought_upto(self, end: int) -> Iterator[AgentEvent]:
         if end > self._thought_sent:
-            piece = self.text[self._thought_sent:end]
+            piece = self.text[self._thought_sent : end]
             self._thought_sent = end
             yield ThoughtToken(piece)

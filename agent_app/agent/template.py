@@ -106,4 +106,3 @@ def _load(path: Path, _stamp: int) -> ReActTemplate:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         raise TemplateError(f"{path} ({where}): {err['msg']}") from None
-

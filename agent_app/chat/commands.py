@@ -2,19 +2,36 @@
 
 Each command is a small function taking the chat context and the text after the command name.
 Bad arguments raise `AppError`; the REPL prints its one-line message and the chat goes on.
-Later features add their commands with the same `@command` decorator.
+A new command is one function with the `@command` decorator in this module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from agent_app.errors import ConfigError
 
 if TYPE_CHECKING:
-    from agent_app.chat.repl import ChatUI
+    from rich.console import Console
+
+    from agent_app.chat.session import ChatSession
+
+
+class ChatUI(Protocol):
+    """What a command needs from the chat it runs in (the REPL's `ChatUI` provides it). A
+    protocol, so that this module does not import the REPL that imports it."""
+
+    session: ChatSession
+    console: Console
+
+    def info(self, text: str) -> None: ...
+
+    def warn(self, text: str) -> None: ...
+
+    def error(self, text: str) -> None: ...
+
 
 EXIT_WORDS = {"exit", "quit", "bye", "/exit", "/quit", "/bye"}
 
@@ -64,7 +81,7 @@ def _help(ui: ChatUI, arg: str) -> None:
 @command("model", "[provider/model]", "show or switch the model (local, openai/NAME, a folder); keeps the history")
 def _model(ui: ChatUI, arg: str) -> None:
     if not arg:
-        state = "" if ui.session.model_ready else f" ({ui.session.status})"
+        state = "" if ui.session.models.ready else f" ({ui.session.models.status})"
         ui.info(f"model: {ui.session.model_label}{state}")
         return
     with ui.console.status(f"loading {arg} ..."):
@@ -79,9 +96,11 @@ def _params(ui: ChatUI, arg: str) -> None:
     if arg:
         ui.session.set_params(parse_assignments(arg.split()))
     ui.info(f"params: {ui.session.params.describe()}")
-    if ui.session.model_ready:
-        ui.console.print(f"[dim]in effect (model, template, yours): {ui.session.effective_params().describe()}[/dim]",
-                         highlight=False)
+    if ui.session.models.ready:
+        ui.console.print(
+            f"[dim]in effect (model, template, yours): {ui.session.effective_params().describe()}[/dim]",
+            highlight=False,
+        )
 
 
 @command("clear", help="forget the conversation so far")
@@ -111,8 +130,9 @@ def _template(ui: ChatUI, arg: str) -> None:
     if arg:
         ui.session.use_template(arg)
     template = ui.session.template
-    needed = sorted(v for v, spec in template.variables.items() if spec.default is None
-                    and v not in ui.session.variables)
+    needed = sorted(
+        v for v, spec in template.variables.items() if spec.default is None and v not in ui.session.variables
+    )
     extra = f" · needs: {', '.join(needed)} (/set NAME VALUE)" if needed else ""
     ui.info(f"template: {ui.session.template_name} — {template.description}{extra}")
 
@@ -153,8 +173,14 @@ def _sessions(ui: ChatUI, arg: str) -> None:
     current = ui.session.conversation.id if ui.session.conversation else None
     for c in conversations:
         mark = "▸" if c.id == current else " "
-        table.add_row(f"{mark}{c.short_id}", c.title or "", c.model or "", c.template or "",
-                      str(c.message_count), str(c.last_used)[:16])
+        table.add_row(
+            f"{mark}{c.short_id}",
+            c.title or "",
+            c.model or "",
+            c.template or "",
+            str(c.message_count),
+            str(c.last_used)[:16],
+        )
     ui.console.print(table)
 
 
@@ -162,8 +188,10 @@ def _sessions(ui: ChatUI, arg: str) -> None:
 def _resume(ui: ChatUI, arg: str) -> None:
     _store(ui)
     conversation = ui.session.resume(arg or "last")
-    ui.info(f"resumed {conversation.short_id} “{conversation.title}”: {len(ui.session.history)} messages, "
-            f"model {ui.session.model_label}, template {ui.session.template_name}")
+    ui.info(
+        f"resumed {conversation.short_id} “{conversation.title}”: {len(ui.session.history)} messages, "
+        f"model {ui.session.model_label}, template {ui.session.template_name}"
+    )
     for notice in ui.session.notices:
         ui.warn(notice)
     ui.session.notices.clear()
@@ -206,7 +234,7 @@ def _verbose(ui: ChatUI, arg: str) -> None:
     if arg:
         if arg not in levels:
             raise ConfigError("use /verbose on, /verbose off or /verbose debug")
-        ui.session.monitoring.live.level = levels[arg]
+        ui.session.monitoring.live.level = levels[arg]  # type: ignore[assignment]
     ui.info(f"verbose: {ui.session.monitoring.live.level}")
 
 
@@ -214,9 +242,7 @@ def _verbose(ui: ChatUI, arg: str) -> None:
 def _stats(ui: ChatUI, arg: str) -> None:
     from agent_app.monitoring.stats import format_stats, load_prices
 
-    if ui.session.monitoring is None:
-        raise ConfigError("statistics are not available in this chat")
-    ui.console.print(format_stats(ui.session.monitoring.stats, load_prices()), highlight=False)
+    ui.console.print(format_stats(ui.session.stats, load_prices()), highlight=False)
 
 
 # -- documents --------------------------------------------------------------------------------
@@ -228,8 +254,9 @@ def _ingest(ui: ChatUI, arg: str) -> None:
 
     if not arg:
         raise ConfigError("give files or folders: /ingest ~/notes docs/manual.pdf")
-    ingest_with_progress(shlex.split(arg), ui.console, collection=ui.session.collection,
-                         settings=ui.session.settings.retrieval)
+    ingest_with_progress(
+        shlex.split(arg), ui.console, collection=ui.session.collection, settings=ui.session.settings.retrieval
+    )
     ui.session.documents_changed()
 
 
@@ -243,11 +270,13 @@ def _kb(ui: ChatUI, arg: str) -> None:
 
         from agent_app.retrieval import remove
 
-        print_report(remove(shlex.split(rest), collection=ui.session.collection,
-                            settings=ui.session.settings.retrieval), ui.console)
+        print_report(
+            remove(shlex.split(rest), collection=ui.session.collection, settings=ui.session.settings.retrieval),
+            ui.console,
+        )
         ui.session.documents_changed()
     elif action == "use" and rest.strip():
-        from agent_app.retrieval.names import check_collection_name
+        from agent_app.retrieval.storage import check_collection_name
 
         try:
             ui.session.collection = check_collection_name(rest.strip())

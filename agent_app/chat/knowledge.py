@@ -15,8 +15,14 @@ if TYPE_CHECKING:
     from agent_app.retrieval import IngestReport, RetrievalSettings, Source
 
 
-def ingest_with_progress(paths: Sequence[str], console: Console, *, collection: str | None,
-                         settings: RetrievalSettings, rebuild: bool = False) -> IngestReport:
+def ingest_with_progress(
+    paths: Sequence[str],
+    console: Console,
+    *,
+    collection: str | None,
+    settings: RetrievalSettings,
+    rebuild: bool = False,
+) -> IngestReport:
     """Ingest `paths`, showing files and chunks as they are processed."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -25,8 +31,9 @@ def ingest_with_progress(paths: Sequence[str], console: Console, *, collection: 
 
     quiet_transformers()  # its own loading bars would tear the progress display
     if not console.is_terminal:  # a log or a pipe: plain lines, a few of them, instead of a bar
-        result = ingest(list(paths), collection=collection, settings=settings, progress=_ProgressLines(console),
-                        rebuild=rebuild)
+        result = ingest(
+            list(paths), collection=collection, settings=settings, progress=_ProgressLines(console), rebuild=rebuild
+        )
         print_report(result, console)
         return result
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -35,8 +42,7 @@ def ingest_with_progress(paths: Sequence[str], console: Console, *, collection: 
         chunks = progress.add_task("chunks embedded", total=None)
 
         def report(p) -> None:
-            progress.update(files, completed=p.files_done, total=p.files_total or None,
-                            description=f"{p.stage} files")
+            progress.update(files, completed=p.files_done, total=p.files_total or None, description=f"{p.stage} files")
             progress.update(chunks, completed=p.chunks_done, total=p.chunks_total or None)
 
         result = ingest(list(paths), collection=collection, settings=settings, progress=report, rebuild=rebuild)
@@ -94,8 +100,13 @@ def show_collections(console: Console) -> None:
         if info.error:
             table.add_row(info.name, "", "", "", f"[red]{info.error}[/red]")
             continue
-        table.add_row(info.name, str(info.file_count), str(info.chunk_count), info.embedding_model or "",
-                      (info.updated_at or "")[:16])
+        table.add_row(
+            info.name,
+            str(info.file_count),
+            str(info.chunk_count),
+            info.embedding_model or "",
+            (info.updated_at or "")[:16],
+        )
     console.print(table)
 
 

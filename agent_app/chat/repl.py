@@ -7,7 +7,7 @@ the chat reads lines from stdin and streams plain text, so it behaves the same e
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent_app.chat import commands
 from agent_app.errors import AppError
@@ -22,13 +22,19 @@ if TYPE_CHECKING:
 class ChatUI:
     """Reads input, runs commands, streams answers. One instance per chat."""
 
-    def __init__(self, session: ChatSession, console: Console, *, interactive: bool | None = None,
-                 history_file: str | None = None) -> None:
+    def __init__(
+        self,
+        session: ChatSession,
+        console: Console,
+        *,
+        interactive: bool | None = None,
+        history_file: str | None = None,
+    ) -> None:
         self.session = session
         self.console = console
         self.interactive = sys.stdin.isatty() and console.is_terminal if interactive is None else interactive
         self.history_file = history_file
-        self._prompt = None
+        self._prompt: Any = None
 
     # -- output helpers -----------------------------------------------------------------
     def info(self, text: str) -> None:
@@ -52,8 +58,10 @@ class ChatUI:
     def run(self) -> int:
         self.console.print(
             f"[bold]agent-app[/bold] · model [cyan]{self.session.model_label}[/cyan] · "
-            "/help for commands, /exit to leave", highlight=False)
-        if self.session.needs_conversion():
+            "/help for commands, /exit to leave",
+            highlight=False,
+        )
+        if self.session.models.needs_conversion():
             # Once per machine, about 15 s: in the foreground, so its progress bar shows cleanly
             # instead of drawing over the prompt.
             self.info("First run: converting the bundled model once (about 15 s)...")
@@ -61,7 +69,7 @@ class ChatUI:
                 self.session.model  # noqa: B018 - loads now
             except AppError as exc:
                 self.error(str(exc))
-        self.session.load_in_background()
+        self.session.models.load_in_background()
         while True:
             try:
                 line = self.read_line()
@@ -94,7 +102,7 @@ class ChatUI:
             return None
 
     def _toolbar(self) -> str:
-        state = "" if self.session.model_ready else f" · {self.session.status}"
+        state = "" if self.session.models.ready else f" · {self.session.models.status}"
         return f" {self.session.model_label}{state} · /help"
 
     def handle(self, line: str) -> bool:
@@ -117,7 +125,7 @@ class ChatUI:
     def answer(self, text: str) -> None:
         """Stream the answer to `text`; Ctrl-C stops it (or the model load) and keeps what was said."""
         try:
-            if not self.session.model_ready:
+            if not self.session.models.ready:
                 with self.console.status(f"loading {self.session.model_label} ..."):
                     self.session.model  # noqa: B018 - waits for the background load
             if self.interactive:
@@ -149,7 +157,9 @@ class ChatUI:
         from rich.markdown import Markdown
         from rich.text import Text
 
-        text, calls, lines = "", [], []
+        text = ""
+        calls: list[str] = []
+        lines: list[str] = []
         waiting = Waiting(self.session.model_label)
 
         def view(final: bool = False) -> Group:

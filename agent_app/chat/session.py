@@ -7,26 +7,28 @@ directly with the scripted model. Each turn:
 2. selects the history the model sees with the memory strategy;
 3. commits the user's message to the conversation store, streams the chain's answer, and commits
    the answer when it completes (or what there was of it when stopped).
-Models load lazily, optionally in a background thread so the prompt appears at once.
+The model itself is the `ModelHandle`'s business (lazy or background load, switching).
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import BaseCallbackHandler
 
+from agent_app.chat.turn import TurnResult, TurnWatcher
 from agent_app.errors import AppError, TemplateError
-from agent_app.models.factory import ModelSpec, build_chat_model, default_model, parse_model_spec
+from agent_app.models.factory import parse_model_spec
+from agent_app.models.handle import ModelHandle
 from agent_app.models.params import GenerationParams
+from agent_app.monitoring.stats import StatsCallback
 
 if TYPE_CHECKING:
-    from langchain_core.language_models import BaseChatModel, BaseLLM
+    from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
+    from langchain_core.runnables import RunnableConfig
 
     from agent_app.config import Settings
     from agent_app.memory.store import Conversation, ConversationStore
@@ -34,101 +36,29 @@ if TYPE_CHECKING:
     from agent_app.templates import Template
 
 
-@dataclass
-class TurnResult:
-    """What one answer produced, for display, `ask --json` and tests."""
-
-    text: str = ""
-    model: str = ""
-    template: str = ""
-    input_tokens: int = 0
-    output_tokens: int = 0
-    model_calls: int = 0
-    first_token_s: float | None = None
-    total_s: float = 0.0
-    interrupted: bool = False
-    warnings: list[str] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
-    """What a chain produced beyond text (votes, reasoning, parsed data, ...)."""
-    sources: list[Any] = field(default_factory=list)
-    """Retrieved passages the answer could cite (`agent_app.retrieval.Source`)."""
-    steps: list[Any] = field(default_factory=list)
-    """Agent steps (`agent_app.agent.AgentStep`): tool, input, observation."""
-
-    @property
-    def tokens_per_s(self) -> float | None:
-        gen_time = self.total_s - (self.first_token_s or 0.0)
-        return round(self.output_tokens / gen_time, 2) if self.output_tokens > 1 and gen_time > 0 else None
-
-    def as_dict(self) -> dict[str, Any]:
-        data = {
-            "answer": self.text,
-            "model": self.model,
-            "template": self.template,
-            "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
-                      "total_tokens": self.input_tokens + self.output_tokens, "model_calls": self.model_calls},
-            "timings": {"first_token_s": _round(self.first_token_s), "total_s": _round(self.total_s),
-                        "tokens_per_s": self.tokens_per_s},
-            "interrupted": self.interrupted,
-            "warnings": self.warnings,
-        }
-        if self.details:
-            data["details"] = self.details
-        if self.sources:
-            data["sources"] = [s.model_dump(exclude_none=True) for s in self.sources]
-        if self.steps or self.details.get("agent_mode"):
-            data["steps"] = [s.as_dict() for s in self.steps]
-        return data
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
-
-
-class _TurnWatcher(BaseCallbackHandler):
-    """Collects usage and context-trim warnings from every model call of a turn."""
-
-    def __init__(self, turn: TurnResult) -> None:
-        self.turn = turn
-
-    def on_retriever_end(self, documents: Any, **kwargs: Any) -> None:
-        from agent_app.retrieval import sources_from_documents
-
-        self.turn.sources = sources_from_documents(documents)
-
-    def on_llm_end(self, response: Any, **kwargs: Any) -> None:
-        self.turn.model_calls += 1
-        for generations in response.generations:
-            for gen in generations[:1]:
-                message = getattr(gen, "message", None)
-                usage = getattr(message, "usage_metadata", None) or {}
-                meta = getattr(message, "response_metadata", None) or {}
-                if not usage and gen.generation_info:
-                    usage = gen.generation_info.get("usage") or {}
-                self.turn.input_tokens += usage.get("input_tokens", 0)
-                self.turn.output_tokens += usage.get("output_tokens", 0)
-                if meta.get("prompt_trimmed"):
-                    self.turn.warnings.append(_trim_warning(meta["prompt_trimmed"]))
-        if not response.generations and response.llm_output:
-            usage = response.llm_output.get("token_usage") or {}
-            self.turn.input_tokens += usage.get("input_tokens", 0)
-            self.turn.output_tokens += usage.get("output_tokens", 0)
-
-
 class ChatSession:
     """One conversation with one (switchable) model and template."""
 
-    def __init__(self, settings: Settings, *, model: str | None = None, template: str | None = None,
-                 variables: dict[str, str] | None = None, params: GenerationParams | None = None,
-                 system_prompt: str | None = None, store: ConversationStore | None = None,
-                 monitoring: Monitoring | None = None, collection: str | None = None,
-                 progress: Callable[[str], None] | None = None, chat_model: BaseChatModel | None = None) -> None:
-        """`chat_model`: a ready model to use instead of building `model` (tests, embedding apps);
-        `model` then only names it."""
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        models: ModelHandle | None = None,
+        template: str | None = None,
+        variables: dict[str, str] | None = None,
+        params: GenerationParams | None = None,
+        system_prompt: str | None = None,
+        store: ConversationStore | None = None,
+        monitoring: Monitoring | None = None,
+        collection: str | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        """`models`: the chat model's handle (default: the one the settings choose, built on
+        first use); pass `ModelHandle.given(model, "fake")` to use a ready model."""
         from agent_app.templates import TemplateRegistry
 
         self.settings = settings
-        self.spec: ModelSpec = parse_model_spec(model or default_model(settings))
+        self.models = models or ModelHandle(settings, progress=progress)
         self.params = params or GenerationParams()
         """Parameters the user set (--param, /params): they win over the template's."""
         self.templates = TemplateRegistry.from_settings(settings.templates)
@@ -144,105 +74,32 @@ class ChatSession:
         self.store = store
         self.conversation: Conversation | None = None
         self.monitoring = monitoring
+        self.stats = monitoring.stats if monitoring else StatsCallback()
+        """Usage and timings of every turn: the one count behind `ask --json` and `/stats`."""
         self.history: list[BaseMessage] = []
-        self.progress = progress
         self.last_turn: TurnResult | None = None
         self.notices: list[str] = []
         """One-line warnings produced outside a turn's stream (broken template edit, ...)."""
         self._template: Template | None = None
         self._chain_key: tuple | None = None
         self._chain: Any = None
-        self._model: BaseChatModel | None = None
-        self._completion_llm: BaseLLM | None = None
-        self._load_error: BaseException | None = None
-        self._loaded = threading.Event()
-        self._loader: threading.Thread | None = None
-        self.status = "not loaded"
-        if chat_model is not None:
-            self._model = chat_model
-            self._loaded.set()
-            self.status = "ready"
         self.template  # noqa: B018 - fail now on a bad --template, not at the first question
 
     # -- model --------------------------------------------------------------------------
     @property
     def model_label(self) -> str:
-        return self.spec.label
-
-    def needs_conversion(self) -> bool:
-        """True on the very first use of the bundled model, before its one-time conversion."""
-        from agent_app.models.factory import BUNDLED_ALIASES
-
-        if self.spec.provider != "local" or self.spec.name.lower() not in BUNDLED_ALIASES:
-            return False
-        from agent_app.models.local_runtime import bundled_gguf_path, converted_model_dir
-
-        try:
-            return not (converted_model_dir(bundled_gguf_path()) / "config.json").is_file()
-        except AppError:  # the package is missing: reported when the model loads
-            return False
-
-    def load_in_background(self) -> None:
-        """Start building the model in a thread; `model` waits for it."""
-        if self._loader is None and self._model is None:
-            self._loader = threading.Thread(target=self._load, name="model-loader", daemon=True)
-            self._loader.start()
-
-    def _load(self) -> None:
-        self.status = "loading"
-        try:
-            self._model = build_chat_model(self.spec, self.settings, progress=self._report)
-            self.status = "ready"
-        except BaseException as exc:  # handed to the thread that needs the model
-            self._load_error = exc
-            self.status = "failed"
-        finally:
-            self._loaded.set()
-
-    def _report(self, message: str) -> None:
-        self.status = message
-        if self.progress:
-            self.progress(message)
+        return self.models.label
 
     @property
     def model(self) -> BaseChatModel:
-        """The chat model, built on first use (or awaited when loading in the background)."""
-        if self._model is None:
-            if self._loader is None:
-                self._load()
-            self._loaded.wait()
-            if self._load_error is not None:
-                error, self._load_error = self._load_error, None
-                self._loader = None
-                self._loaded.clear()
-                raise error
-        assert self._model is not None
-        return self._model
-
-    @property
-    def model_ready(self) -> bool:
-        return self._model is not None
+        """The chat model (built on first use, or awaited while it loads in the background)."""
+        return self.models.model
 
     def switch_model(self, model: str) -> str:
         """Switch backend/model, keeping the history. On failure the current model stays."""
-        spec = parse_model_spec(model)
-        new = build_chat_model(spec, self.settings, progress=self._report)
-        self.spec, self._model, self._loader, self._completion_llm = spec, new, None, None
-        self._loaded.set()
-        self.status = "ready"
+        label = self.models.switch(model)
         self._save_choice()
-        return spec.label
-
-    def _completion_model(self) -> BaseLLM | None:
-        """The text-completion model for `mode: completion` templates on this backend."""
-        if self._completion_llm is None:
-            llm = getattr(self.model, "llm", None)  # the local chat model wraps one
-            if llm is None and self.spec.provider == "openai" and self.settings.base_url:
-                from agent_app.models.factory import build_completion_model
-
-                llm = build_completion_model(self.spec, self.settings)
-            self._completion_llm = llm
-        return self._completion_llm
+        return label
 
     def set_params(self, values: dict[str, Any]) -> GenerationParams:
         """Change generation parameters (validated; a `None` value resets one)."""
@@ -251,9 +108,8 @@ class ChatSession:
 
     def effective_params(self) -> GenerationParams:
         """What the next answer uses: model defaults, then the template's, then the user's."""
-        base = getattr(self._model, "params", None) or self.settings.params
         template = self._template.params if self._template else GenerationParams()
-        return base.merged(template).merged(self.params)
+        return self.models.base_params().merged(template).merged(self.params)
 
     # -- templates ------------------------------------------------------------------------
     @property
@@ -305,7 +161,8 @@ class ChatSession:
             extra.append(make_knowledge_base_tool(self.collection, self.settings.retrieval))
             if "knowledge_base" not in tools_settings.enabled:
                 tools_settings = tools_settings.model_copy(
-                    update={"enabled": [*tools_settings.enabled, "knowledge_base"]})
+                    update={"enabled": [*tools_settings.enabled, "knowledge_base"]}
+                )
         return build_tools(tools_settings, extra=extra)
 
     def _collection_has_documents(self) -> bool:
@@ -337,8 +194,8 @@ class ChatSession:
                 # `Reply in JSON like {"a": 1}` is sent as written and `{input}` is not filled in.
                 literal = self.system_prompt.replace("{", "{{").replace("}", "}}")
                 template = template.model_copy(update={"system": literal})
-            llm = self._completion_model() if template.mode == "completion" else None
-            extras = {}
+            llm = self.models.completion_model() if template.mode == "completion" else None
+            extras: dict[str, Any] = {}
             if template.kind == "retrieval":
                 from agent_app.retrieval import get_retriever
 
@@ -352,8 +209,7 @@ class ChatSession:
         """Begin a new conversation (persisted when a store is configured)."""
         self.history = []
         self.conversation = None
-        if self.monitoring:
-            self.monitoring.stats.reset()
+        self.stats.reset()
 
     def _ensure_conversation(self) -> None:
         if self.store is not None and self.conversation is None:
@@ -374,15 +230,12 @@ class ChatSession:
                 self.notices.append(f"kept template {self.template_name}: {exc}")
         if conversation.model and conversation.model != self.model_label:
             try:
-                self.spec = parse_model_spec(conversation.model)
-                self._model, self._loader, self._completion_llm = None, None, None
-                self._loaded.clear()
+                self.models.choose(parse_model_spec(conversation.model))
             except AppError as exc:  # a stored choice that no longer parses
                 self.notices.append(f"kept model {self.model_label}: {exc}")
         self.store.touch(conversation.id)
         self.conversation, self.history = conversation, messages
-        if self.monitoring:
-            self.monitoring.stats.reset()
+        self.stats.reset()
         return conversation
 
     def _save_choice(self) -> None:
@@ -398,7 +251,7 @@ class ChatSession:
         """Forget the conversation so far (a stored one stays stored; a new one starts)."""
         self.start_conversation()
 
-    def memory_view(self, config: dict | None = None) -> list[BaseMessage]:
+    def memory_view(self, config: RunnableConfig | None = None) -> list[BaseMessage]:
         """The part of the history the model sees, per the memory strategy."""
         from agent_app.memory.strategies import build_memory
 
@@ -408,13 +261,12 @@ class ChatSession:
 
     # -- turns --------------------------------------------------------------------------
     def callbacks(self, turn: TurnResult) -> list[BaseCallbackHandler]:
-        handlers: list[BaseCallbackHandler] = [_TurnWatcher(turn)]
-        if self.monitoring:
-            self.monitoring.stats.begin_turn()
-            handlers += self.monitoring.callbacks
+        self.stats.begin_turn()
+        handlers: list[BaseCallbackHandler] = [TurnWatcher(turn)]
+        handlers += self.monitoring.callbacks if self.monitoring else [self.stats]
         return handlers
 
-    def stream_reply(self, user_input: str) -> Iterator[Any]:
+    def stream_reply(self, user_input: str) -> Generator[Any, None, None]:
         """Stream the answer to `user_input`, committing both messages to the conversation.
 
         Yields answer text as `str`; in agent mode also the agent's `ToolCall` and `Observation`
@@ -430,8 +282,11 @@ class ChatSession:
         turn = self.last_turn = TurnResult(model=self.model_label, template=self.template_name)
         turn.warnings += self.notices
         self.notices = []
-        config = {"callbacks": self.callbacks(turn), "run_name": "chat_turn",
-                  "metadata": {"model": self.model_label, "template": self.template_name}}
+        config: RunnableConfig = {
+            "callbacks": self.callbacks(turn),
+            "run_name": "chat_turn",
+            "metadata": {"model": self.model_label, "template": self.template_name},
+        }
         history = self.memory_view(config)
         if self.agent_mode:
             outputs = self._agent_events(user_input, history, config, turn)
@@ -469,12 +324,17 @@ class ChatSession:
             raise error from exc
         finally:
             turn.total_s = time.perf_counter() - started
+            if self.stats.last_turn is not None:
+                turn.take_stats(self.stats.last_turn)
             turn.text = "".join(parts)
             if turn.text:
-                self._remember(AIMessage(turn.text, response_metadata={"model": self.model_label,
-                                                                       "interrupted": turn.interrupted}))
+                self._remember(
+                    AIMessage(turn.text, response_metadata={"model": self.model_label, "interrupted": turn.interrupted})
+                )
 
-    def _agent_events(self, user_input: str, history: list, config: dict, turn: TurnResult) -> Iterator[Any]:
+    def _agent_events(
+        self, user_input: str, history: list[BaseMessage], config: RunnableConfig, turn: TurnResult
+    ) -> Iterator[Any]:
         """The agent's run as answer text plus step events; records the steps on the turn."""
         from agent_app.agent import FinalAnswerToken, Finished, Observation, ToolCall
 
@@ -490,8 +350,10 @@ class ChatSession:
                 turn.details.update(agent_mode=result.mode, forced_final_answer=result.forced)
                 if result.injection_blocked:
                     turn.details["injection_blocked"] = True
-                    turn.warnings.append("a tool result held instructions aimed at the assistant; "
-                                         "they were ignored and kept out of the answer")
+                    turn.warnings.append(
+                        "a tool result held instructions aimed at the assistant; "
+                        "they were ignored and kept out of the answer"
+                    )
 
     def reply(self, user_input: str) -> TurnResult:
         """Answer without a consumer for the stream (timings are still measured)."""
@@ -499,12 +361,3 @@ class ChatSession:
             pass
         assert self.last_turn is not None
         return self.last_turn
-
-
-def _trim_warning(trimmed: dict[str, Any]) -> str:
-    parts = []
-    if trimmed.get("dropped_messages"):
-        parts.append(f"left out the {trimmed['dropped_messages']} oldest messages")
-    if trimmed.get("truncated_tokens"):
-        parts.append(f"cut {trimmed['truncated_tokens']} tokens from the start of your input")
-    return "input too long for the model's context window: " + " and ".join(parts)

@@ -18,6 +18,7 @@ names and metadata round-trip exactly.
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import sqlite3
@@ -344,7 +345,7 @@ class ConversationStore:
         for message in messages:
             self.append(conv_id, message)
 
-    def messages(self, conv_id: str) -> list[BaseMessage]:
+    def messages(self, conv_id: str) -> builtins.list[BaseMessage]:  # (`list` is a method here)
         """Every message of a conversation, in order, as LangChain messages."""
         with self._read() as db:
             rows = db.execute("SELECT data FROM messages WHERE conversation_id = ? ORDER BY seq", (conv_id,)).fetchall()
@@ -401,5 +402,5 @@ _SELECT_CONVERSATIONS = (
 
 
 def _conversation(row: tuple[Any, ...]) -> Conversation:
-    *fields, settings = row
-    return Conversation(*fields, settings=json.loads(settings or "{}"))
+    conv_id, title, model, template, created, last_used, count, settings = row
+    return Conversation(conv_id, title, model, template, created, last_used, count, json.loads(settings or "{}"))

@@ -177,7 +177,9 @@ class Summarize:
     def _over_threshold(self, pending: list[BaseMessage], pending_turns: int) -> bool:
         if self.after_turns is not None and pending_turns > self.after_turns:
             return True
-        return bool(self.after_tokens) and self.count_tokens(pending) > self.after_tokens
+        if not self.after_tokens:
+            return False
+        return self.count_tokens(pending) > self.after_tokens
 
     def _summarise(self, previous: str | None, messages: list[BaseMessage], config: RunnableConfig | None) -> str:
         request = summary_request(previous, messages)

@@ -27,28 +27,37 @@ def explain(exc: BaseException, *, base_url: str | None = None, mid_answer: bool
     openai = sys.modules.get("openai")
     if openai is not None:
         if isinstance(exc, openai.AuthenticationError):
-            return ProviderError(f"{where} rejected the API key (401)",
-                                 hint="check OPENAI_API_KEY, or use --model local")
+            return ProviderError(
+                f"{where} rejected the API key (401)", hint="check OPENAI_API_KEY, or use --model local"
+            )
         if isinstance(exc, openai.PermissionDeniedError):
-            return ProviderError(f"{where} denied access to this model (403)",
-                                 hint="check your account's model access, or use --model local")
+            return ProviderError(
+                f"{where} denied access to this model (403)",
+                hint="check your account's model access, or use --model local",
+            )
         if isinstance(exc, openai.RateLimitError):
             if _code(exc) == "insufficient_quota":
-                return ProviderError("the OpenAI account has run out of credit (insufficient_quota)",
-                                     hint="add credit in your OpenAI billing settings, or use --model local")
+                return ProviderError(
+                    "the OpenAI account has run out of credit (insufficient_quota)",
+                    hint="add credit in your OpenAI billing settings, or use --model local",
+                )
             return ProviderError(f"rate-limited by {where} (429)", hint="wait a moment and ask again")
         if isinstance(exc, openai.NotFoundError):
-            return ProviderError(f"{where} does not know this model (404)",
-                                 hint="check the name after openai/, e.g. --model openai/gpt-4o-mini")
+            return ProviderError(
+                f"{where} does not know this model (404)",
+                hint="check the name after openai/, e.g. --model openai/gpt-4o-mini",
+            )
         if isinstance(exc, openai.BadRequestError):
             if _code(exc) == "context_length_exceeded" or "context" in str(exc).lower():
-                return ProviderError("the conversation is longer than the model's context window",
-                                     hint="use /clear or a shorter input")
+                return ProviderError(
+                    "the conversation is longer than the model's context window", hint="use /clear or a shorter input"
+                )
             return ProviderError(f"{where} refused the request: {_first_line(exc)}")
         if isinstance(exc, openai.APITimeoutError):
-            return ProviderError(f"{where} did not answer in time",
-                                 hint="is the server busy? raise request_timeout in the config, "
-                                      "or set AGENT_APP_REQUEST_TIMEOUT=120")
+            return ProviderError(
+                f"{where} did not answer in time",
+                hint="is the server busy? raise request_timeout in the config, or set AGENT_APP_REQUEST_TIMEOUT=120",
+            )
         if isinstance(exc, openai.APIConnectionError):
             if _is_protocol_error(exc) and not mid_answer:
                 return ProviderError(f"{where} answered with something that is not HTTP", hint=NOT_OPENAI_HINT)
@@ -66,8 +75,7 @@ def explain(exc: BaseException, *, base_url: str | None = None, mid_answer: bool
     if isinstance(exc, ValueError) and "No generation chunks" in str(exc) and "openai" in sys.modules:
         # langchain_core's words for a stream that ended without a single chunk, e.g. an HTML
         # page served with status 200.
-        return ProviderError(f"{where} sent no answer (its reply was not an OpenAI-style stream)",
-                             hint=NOT_OPENAI_HINT)
+        return ProviderError(f"{where} sent no answer (its reply was not an OpenAI-style stream)", hint=NOT_OPENAI_HINT)
     if _in_chain(exc, "TransportError", "ProtocolError", "ReadError", "NetworkError"):
         # The stream broke after it started: the server died or the network dropped mid-answer.
         return _lost(where)
@@ -75,8 +83,9 @@ def explain(exc: BaseException, *, base_url: str | None = None, mid_answer: bool
 
 
 def _lost(where: str) -> ProviderError:
-    return ProviderError(f"lost the connection to {where} mid-answer",
-                         hint="the partial answer was kept; check the server and ask again")
+    return ProviderError(
+        f"lost the connection to {where} mid-answer", hint="the partial answer was kept; check the server and ask again"
+    )
 
 
 def _is_protocol_error(exc: BaseException) -> bool:

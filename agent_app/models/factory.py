@@ -20,8 +20,8 @@ from agent_app.models.params import GenerationParams
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel, BaseLLM
 
-    from agent_app.config import Settings
     from agent_app.models.local_runtime import Progress
+    from agent_app.models.settings import ModelSettings
 
 PROVIDERS = ("local", "openai", "fake")
 CONNECT_TIMEOUT_S = 10.0
@@ -45,11 +45,10 @@ class ModelSpec:
         return f"{self.provider}/{self.name}" if self.name else self.provider
 
 
-def default_model(settings: Settings) -> str:
-    """openai when a key is configured, else the bundled local model."""
-    if settings.model:
-        return settings.model
-    return "openai" if settings.openai_api_key else "local"
+def resolve_model_spec(settings: ModelSettings) -> ModelSpec:
+    """The model the settings choose: `model` (from the config, AGENT_APP_MODEL or --model), else
+    openai when a key is configured, else the bundled local model. The one place that decides."""
+    return parse_model_spec(settings.model or ("openai" if settings.openai_api_key else "local"))
 
 
 def parse_model_spec(text: str | None) -> ModelSpec:
@@ -77,12 +76,13 @@ def _local_source(spec: ModelSpec) -> str:
     if path.is_dir():
         return str(path.resolve())
     if spec.name.startswith((".", "/", "~")) or spec.name.count("/") != 1:
-        raise ModelNotFoundError(f"model folder not found: {spec.name}",
-                                 hint="give an existing folder or a Hugging Face id like ORG/NAME")
+        raise ModelNotFoundError(
+            f"model folder not found: {spec.name}", hint="give an existing folder or a Hugging Face id like ORG/NAME"
+        )
     return spec.name  # a Hugging Face id
 
 
-def _openai_kwargs(spec: ModelSpec, settings: Settings) -> dict:
+def _openai_kwargs(spec: ModelSpec, settings: ModelSettings) -> dict:
     from agent_app.models.openai import DEFAULT_OPENAI_MODEL
 
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
@@ -110,16 +110,19 @@ def _timeout(seconds: float) -> Any:
     return httpx.Timeout(seconds, connect=min(CONNECT_TIMEOUT_S, seconds))
 
 
-def build_chat_model(model: str | ModelSpec | None, settings: Settings, *,
-                     params: GenerationParams | None = None, progress: Progress | None = None) -> BaseChatModel:
-    """Build the chat model `model` (default: from settings) with generation `params`."""
-    spec = model if isinstance(model, ModelSpec) else parse_model_spec(model or default_model(settings))
+def build_chat_model(
+    spec: ModelSpec,
+    settings: ModelSettings,
+    *,
+    params: GenerationParams | None = None,
+    progress: Progress | None = None,
+) -> BaseChatModel:
+    """Build the chat model `spec` with the settings' connection and generation `params`."""
     params = settings.params.merged(params)
     if spec.provider == "openai":
         from agent_app.models.openai import OpenAIChatModel
 
-        return OpenAIChatModel(**_openai_kwargs(spec, settings), stream_usage=True,
-                               **_openai_params(params))
+        return OpenAIChatModel(**_openai_kwargs(spec, settings), stream_usage=True, **_openai_params(params))
     if spec.provider == "fake":
         from agent_app.models.fake import ScriptedChatModel
 
@@ -127,18 +130,21 @@ def build_chat_model(model: str | ModelSpec | None, settings: Settings, *,
     from agent_app.models.local import LOCAL_DEFAULT_PARAMS, LocalChatModel, LocalCompletionModel
     from agent_app.models.local_runtime import get_runtime
 
-    runtime = get_runtime(_local_source(spec), dtype=settings.dtype, threads=settings.threads,
-                          progress=progress)
+    runtime = get_runtime(_local_source(spec), dtype=settings.dtype, threads=settings.threads, progress=progress)
     merged = LOCAL_DEFAULT_PARAMS.merged(params)
-    return LocalChatModel(llm=LocalCompletionModel(runtime, params=merged), params=merged,
-                          context_window=settings.context_window)
+    return LocalChatModel(
+        llm=LocalCompletionModel(runtime, params=merged), params=merged, context_window=settings.context_window
+    )
 
 
-def build_completion_model(model: str | ModelSpec | None, settings: Settings, *,
-                           params: GenerationParams | None = None,
-                           progress: Progress | None = None) -> BaseLLM:
+def build_completion_model(
+    spec: ModelSpec,
+    settings: ModelSettings,
+    *,
+    params: GenerationParams | None = None,
+    progress: Progress | None = None,
+) -> BaseLLM:
     """A plain text-completion model (prompt string in, text out) for completion templates."""
-    spec = model if isinstance(model, ModelSpec) else parse_model_spec(model or default_model(settings))
     params = settings.params.merged(params)
     if spec.provider == "openai":
         from agent_app.models.openai import OpenAICompletionModel
@@ -154,15 +160,14 @@ def build_completion_model(model: str | ModelSpec | None, settings: Settings, *,
     from agent_app.models.local import LOCAL_DEFAULT_PARAMS, LocalCompletionModel
     from agent_app.models.local_runtime import get_runtime
 
-    runtime = get_runtime(_local_source(spec), dtype=settings.dtype, threads=settings.threads,
-                          progress=progress)
+    runtime = get_runtime(_local_source(spec), dtype=settings.dtype, threads=settings.threads, progress=progress)
     return LocalCompletionModel(runtime, params=LOCAL_DEFAULT_PARAMS.merged(params))
 
 
 def _openai_params(params: GenerationParams) -> dict:
     """Constructor fields of the OpenAI models; the rest go per call via `invoke_kwargs`."""
     p = params.invoke_kwargs()
-    fields = {k: p.pop(k) for k in ("temperature", "top_p", "max_tokens", "seed") if k in p}
+    fields: dict[str, Any] = {k: p.pop(k) for k in ("temperature", "top_p", "max_tokens", "seed") if k in p}
     if "stop" in p:
         fields["stop"] = p.pop("stop")
     if p:

@@ -100,7 +100,7 @@ class ScriptedChatModel(BaseChatModel):
                 run_manager.on_llm_new_token(piece, chunk=ChatGenerationChunk(message=chunk))
             yield ChatGenerationChunk(message=chunk)
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any):  # type: ignore[override]
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any):
         """Accept tools like a tool-calling model; replies decide which tools get called."""
         from langchain_core.utils.function_calling import convert_to_openai_tool
 

@@ -74,32 +74,42 @@ class LocalCompletionModel(HuggingFacePipeline):
     params: GenerationParams = Field(default_factory=lambda: LOCAL_DEFAULT_PARAMS.model_copy())
 
     def __init__(self, runtime: LocalRuntime, **kwargs: Any) -> None:
-        super().__init__(runtime=runtime, pipeline=runtime.pipeline, model_id=runtime.name, **kwargs)
+        super().__init__(runtime=runtime, pipeline=runtime.pipeline, model_id=runtime.name, **kwargs)  # type: ignore[call-arg]
 
     @property
     def _llm_type(self) -> str:
         return "local_transformers"
 
-    def _generate(self, prompts: list[str], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> LLMResult:
+    def _generate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
         params = _params(self.params, stop, kwargs)
         generations, usage = [], {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
         for prompt in prompts:
             on_text = (lambda t: run_manager.on_llm_new_token(t)) if run_manager else None
             result = self.runtime.generate(prompt, params, on_text)
-            generations.append([Generation(text=result.text,
-                                           generation_info={"finish_reason": result.finish_reason})])
+            generations.append([Generation(text=result.text, generation_info={"finish_reason": result.finish_reason})])
             for key, value in _usage(result).items():
                 usage[key] += value
         return LLMResult(generations=generations, llm_output={"token_usage": usage, "model_name": self.model_id})
 
-    def _stream(self, prompt: str, stop: list[str] | None = None,
-                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[GenerationChunk]:
+    def _stream(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[GenerationChunk]:
         params = _params(self.params, stop, kwargs)
         for item in self.runtime.stream(prompt, params):
             if isinstance(item, GenerationResult):
-                yield GenerationChunk(text="", generation_info={"finish_reason": item.finish_reason,
-                                                                "usage": _usage(item)})
+                yield GenerationChunk(
+                    text="", generation_info={"finish_reason": item.finish_reason, "usage": _usage(item)}
+                )
                 return
             chunk = GenerationChunk(text=item)
             if run_manager:
@@ -158,7 +168,7 @@ class LocalChatModel(BaseChatModel):
         if self.runtime.count_tokens(prompt) <= budget:
             return prompt, {}
         system = [m for m in messages[:1] if isinstance(m, SystemMessage)]
-        rest = messages[len(system):]
+        rest = messages[len(system) :]
         dropped = 0
         while len(rest) > 1:
             rest = rest[1:]
@@ -171,30 +181,47 @@ class LocalChatModel(BaseChatModel):
         text = last.text
         overflow = self.runtime.count_tokens(prompt) - budget
         ids = self.runtime.tokenizer(text, add_special_tokens=False)["input_ids"]
-        kept = self.runtime.tokenizer.decode(ids[min(len(ids), overflow + 8):])
+        kept = self.runtime.tokenizer.decode(ids[min(len(ids), overflow + 8) :])
         prompt = self.render([*system, last.model_copy(update={"content": kept})])
-        return prompt, {"dropped_messages": dropped, "truncated_tokens": len(ids) - len(
-            self.runtime.tokenizer(kept, add_special_tokens=False)["input_ids"])}
+        return prompt, {
+            "dropped_messages": dropped,
+            "truncated_tokens": len(ids) - len(self.runtime.tokenizer(kept, add_special_tokens=False)["input_ids"]),
+        }
 
     # -- generation -----------------------------------------------------------------------
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         params = _params(self.params, stop, kwargs)
         prompt, trimmed = self._fit(messages, params)
         on_text = (lambda t: run_manager.on_llm_new_token(t)) if run_manager else None
         result = self.runtime.generate(prompt, params, on_text)
-        message = AIMessage(content=result.text, usage_metadata=_usage(result),
-                            response_metadata=self._metadata(result, trimmed))
+        message = AIMessage(
+            content=result.text, usage_metadata=_usage(result), response_metadata=self._metadata(result, trimmed)
+        )
         return ChatResult(generations=[ChatGeneration(message=message)])
 
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
         params = _params(self.params, stop, kwargs)
         prompt, trimmed = self._fit(messages, params)
         for item in self.runtime.stream(prompt, params):
             if isinstance(item, GenerationResult):
-                final = AIMessageChunk(content="", usage_metadata=_usage(item), chunk_position="last",
-                                       response_metadata=self._metadata(item, trimmed))
+                final = AIMessageChunk(
+                    content="",
+                    usage_metadata=_usage(item),
+                    chunk_position="last",
+                    response_metadata=self._metadata(item, trimmed),
+                )
                 yield ChatGenerationChunk(message=final)
                 return
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=item))
@@ -203,8 +230,11 @@ class LocalChatModel(BaseChatModel):
             yield chunk
 
     def _metadata(self, result: GenerationResult, trimmed: dict[str, Any]) -> dict[str, Any]:
-        meta: dict[str, Any] = {"model_name": self.model_name, "finish_reason": result.finish_reason,
-                                "model_provider": "local"}
+        meta: dict[str, Any] = {
+            "model_name": self.model_name,
+            "finish_reason": result.finish_reason,
+            "model_provider": "local",
+        }
         if trimmed:
             meta["prompt_trimmed"] = trimmed
         return meta
@@ -217,11 +247,12 @@ def _as_role_dict(message: BaseMessage) -> dict[str, str]:
     if isinstance(message, HumanMessage):
         return {"role": "user", "content": message.text}
     if isinstance(message, AIMessage):
-        content = message.text
+        content: str = message.text
         # Templates of small models know no tool-call syntax: show calls as JSON lines.
         for call in message.tool_calls:
             content += ("\n" if content else "") + json.dumps(
-                {"tool_call": {"name": call["name"], "arguments": call["args"]}}, ensure_ascii=False)
+                {"tool_call": {"name": call["name"], "arguments": call["args"]}}, ensure_ascii=False
+            )
         return {"role": "assistant", "content": content}
     if isinstance(message, ToolMessage):
         name = f"{message.name}: " if message.name else ""

@@ -14,11 +14,9 @@ Why a runtime of our own under the LangChain wrappers:
 from __future__ import annotations
 
 import importlib.util
-import queue
 import shutil
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,7 +82,7 @@ def ensure_converted(gguf: Path, progress: Progress | None = None) -> Path:
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         # save_pretrained refuses a "gguf-quantized" model; the weights are plain fp32 already.
-        model.hf_quantizer.remove_quantization_config(model)
+        model.hf_quantizer.remove_quantization_config(model)  # type: ignore[union-attr,operator]
         tmp.mkdir(parents=True)
         model.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
@@ -101,8 +99,9 @@ def ensure_converted(gguf: Path, progress: Progress | None = None) -> Path:
 class LocalRuntime:
     """A loaded tokenizer + model + text-generation pipeline, and the one thread that runs it."""
 
-    def __init__(self, source: str, *, dtype: str = "float32", threads: int | None = None,
-                 progress: Progress | None = None) -> None:
+    def __init__(
+        self, source: str, *, dtype: str = "float32", threads: int | None = None, progress: Progress | None = None
+    ) -> None:
         self.source = source
         self.name = BUNDLED_NAME if source == "bundled" else source
         say = progress or (lambda _msg: None)
@@ -129,12 +128,10 @@ class LocalRuntime:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         # The LangChain-facing object: a plain transformers pipeline (new text only).
-        self.pipeline = pipeline("text-generation", model=model, tokenizer=self.tokenizer,
-                                 return_full_text=False)
+        self.pipeline = pipeline("text-generation", model=model, tokenizer=self.tokenizer, return_full_text=False)
         self.model = model
         self.context_window = int(getattr(model.config, "max_position_embeddings", 2048) or 2048)
         self.last_result: GenerationResult | None = None
-        self._worker = torch_thread.executor()
 
     # -- tokens ---------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
@@ -146,16 +143,20 @@ class LocalRuntime:
             # Models without a template (base models) get a plain transcript.
             lines = [f"{m['role'].capitalize()}: {m['content']}" for m in messages]
             return "\n".join(lines) + "\nAssistant:"
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return str(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
 
     # -- generation -----------------------------------------------------------------------
     def wait_idle(self) -> None:
         """Block until generations already submitted have finished."""
-        self._worker.submit(lambda: None).result()
+        torch_thread.wait_idle()
 
-    def generate(self, prompt: str, params: GenerationParams,
-                 on_text: Callable[[str], None] | None = None,
-                 cancel: threading.Event | None = None) -> GenerationResult:
+    def generate(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        on_text: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> GenerationResult:
         """Generate on the torch thread; `on_text` receives the visible text as it appears."""
         return torch_thread.run(self._generate_here, prompt, params, on_text, cancel or threading.Event())
 
@@ -164,19 +165,12 @@ class LocalRuntime:
 
         Closing the iterator early (a consumer that stops, Ctrl-C) cancels the generation.
         """
-        pieces: queue.Queue[Any] = queue.Queue()
-        cancel = threading.Event()
-        future: Future[GenerationResult] = self._worker.submit(self._generate_here, prompt, params, pieces.put, cancel)
-        future.add_done_callback(lambda _f: pieces.put(_DONE))
-        try:
-            while (item := pieces.get()) is not _DONE:
-                yield item
-            yield future.result()
-        finally:
-            cancel.set()
+        result = yield from torch_thread.stream(self._generate_here, prompt, params)
+        yield result
 
-    def _generate_here(self, prompt: str, params: GenerationParams,
-                       on_text: Callable[[str], None] | None, cancel: threading.Event) -> GenerationResult:
+    def _generate_here(
+        self, prompt: str, params: GenerationParams, on_text: Callable[[str], None] | None, cancel: threading.Event
+    ) -> GenerationResult:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
 
@@ -207,7 +201,7 @@ class LocalRuntime:
 
             set_seed(params.seed)
         with torch.inference_mode():
-            output = self.model.generate(
+            output = self.model.generate(  # type: ignore[misc]
                 **inputs,
                 **kwargs,
                 streamer=_Streamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True),
@@ -218,7 +212,7 @@ class LocalRuntime:
             shown.append(tail)
             if on_text:
                 on_text(tail)
-        n_out = int(output.shape[1]) - n_in
+        n_out = int(output.shape[1]) - n_in  # type: ignore[union-attr]
         if cancel.is_set():
             reason = "cancelled"
         elif n_out >= kwargs["max_new_tokens"] and not stop_filter.stopped:
@@ -254,19 +248,20 @@ class LocalRuntime:
         return kwargs
 
 
-_DONE = object()
 _RUNTIMES: dict[tuple[str, str, int | None], LocalRuntime] = {}
 _RUNTIMES_LOCK = threading.Lock()
 
 
-def get_runtime(source: str = "bundled", *, dtype: str = "float32", threads: int | None = None,
-                progress: Progress | None = None) -> LocalRuntime:
+def get_runtime(
+    source: str = "bundled", *, dtype: str = "float32", threads: int | None = None, progress: Progress | None = None
+) -> LocalRuntime:
     """A shared runtime per (model, dtype, threads): switching back and forth reloads nothing."""
     key = (source, dtype, threads)
     with _RUNTIMES_LOCK:
         runtime = _RUNTIMES.get(key)
         if runtime is None:
             # Loading runs torch kernels too: on the torch thread, like everything else.
-            runtime = _RUNTIMES[key] = torch_thread.run(LocalRuntime, source, dtype=dtype, threads=threads,
-                                                        progress=progress)
+            runtime = _RUNTIMES[key] = torch_thread.run(
+                LocalRuntime, source, dtype=dtype, threads=threads, progress=progress
+            )
         return runtime

@@ -52,8 +52,7 @@ class OpenAIChatModel(ChatOpenAI):
 class OpenAICompletionModel(OpenAI):
     """`langchain_openai.OpenAI` (text completions) with the same parameter handling."""
 
-    def _generate(self, prompts: list[str], stop: list[str] | None = None, run_manager: Any = None,
-                  **kwargs: Any):
+    def _generate(self, prompts: list[str], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any):
         kwargs = _move_extra_params(dict(kwargs), self.openai_api_base)
         return super()._generate(prompts, stop=stop, run_manager=run_manager, **kwargs)
 

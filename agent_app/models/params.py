@@ -120,8 +120,10 @@ def unescape(value: str) -> str:
                 return chr(int(code[1:], 16))
             except ValueError:  # beyond U+10FFFF
                 pass
-        raise ConfigError(f"unknown escape {match.group(0)!r} in {value!r}",
-                          hint="use \\n, \\t, \\r, \\\\ or \\uXXXX (four hex digits)")
+        raise ConfigError(
+            f"unknown escape {match.group(0)!r} in {value!r}",
+            hint="use \\n, \\t, \\r, \\\\ or \\uXXXX (four hex digits)",
+        )
 
     return _ESCAPE.sub(replace, value)
 

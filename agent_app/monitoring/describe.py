@@ -23,7 +23,7 @@ def describe(event: dict[str, Any], level: Level = "debug") -> str | None:
         err = event.get("error") or {}
         if kind == "chain" and level != "debug" and event.get("depth", 0) > 0:
             return None  # the same error climbs through every enclosing chain
-        what = {"chat_model": "model", "llm": "model"}.get(kind, f"{kind} {name}")
+        what = {"chat_model": "model", "llm": "model"}.get(str(kind), f"{kind} {name}")
         return f"{what} failed after {duration}: {err.get('type', 'Error')}: {err.get('message', '')}"
     if kind in ("chat_model", "llm"):
         return _describe_model(event, phase, duration)

@@ -180,7 +180,7 @@ class EventCallbackHandler(BaseCallbackHandler):
     def _response_fields(self, response: Any) -> dict[str, Any]:
         generation = next((g for gens in response.generations for g in gens), None)
         message = getattr(generation, "message", None)
-        fields: dict[str, Any] = {"usage": _usage(message, response.llm_output)}
+        fields: dict[str, Any] = {"usage": usage_of(response)}
         if message is not None:
             model = (message.response_metadata or {}).get("model_name")
             if model:
@@ -266,10 +266,17 @@ def _model_fields(metadata: dict[str, Any] | None, params: dict[str, Any] | None
     }
 
 
-def _usage(message: Any, llm_output: dict[str, Any] | None) -> dict[str, int] | None:
-    usage = getattr(message, "usage_metadata", None)
+def usage_of(response: Any) -> dict[str, int] | None:
+    """Token usage of a model run's result, wherever the model type puts it: the message's
+    `usage_metadata` (chat models), the generation's `generation_info["usage"]` (our local
+    completion model when streaming), or `llm_output` (completion models on invoke)."""
+    generation = next((g for gens in response.generations for g in gens), None)
+    usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
+    if not usage and generation is not None and generation.generation_info:
+        usage = generation.generation_info.get("usage")
     if usage:
         return {k: usage[k] for k in ("input_tokens", "output_tokens", "total_tokens") if k in usage}
+    llm_output = response.llm_output
     token_usage = (llm_output or {}).get("token_usage") or (llm_output or {}).get("usage")
     if token_usage:
         out = {
@@ -298,8 +305,9 @@ def jsonable(value: Any, max_chars: int = DEFAULT_MAX_FIELD_CHARS, _depth: int =
     nested = _depth + 1
     if isinstance(value, BaseMessage):
         out: dict[str, Any] = {"role": value.type, "content": jsonable(value.content, max_chars, nested)}
-        if getattr(value, "tool_calls", None):
-            out["tool_calls"] = jsonable(value.tool_calls, max_chars, nested)
+        tool_calls = getattr(value, "tool_calls", None)
+        if tool_calls:
+            out["tool_calls"] = jsonable(tool_calls, max_chars, nested)
         return out
     if hasattr(value, "page_content") and hasattr(value, "metadata"):  # a Document
         return {

@@ -22,12 +22,13 @@ if TYPE_CHECKING:
     from agent_app.retrieval.collection import (
         Collection,
         CollectionInfo,
+        HybridRetriever,
         describe_collections,
         drop_collection,
+        get_retriever,
         open_collection,
     )
     from agent_app.retrieval.ingestion import IngestProgress, IngestReport, ingest, remove
-    from agent_app.retrieval.retriever import HybridRetriever, get_retriever
     from agent_app.retrieval.settings import RetrievalSettings
 
 _EXPORTS = {
@@ -41,8 +42,8 @@ _EXPORTS = {
     "open_collection": "collection",
     "describe_collections": "collection",
     "drop_collection": "collection",
-    "HybridRetriever": "retriever",
-    "get_retriever": "retriever",
+    "HybridRetriever": "collection",
+    "get_retriever": "collection",
     "Source": "citations",
     "format_context": "citations",
     "sources_from_documents": "citations",

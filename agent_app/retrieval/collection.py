@@ -1,4 +1,5 @@
-"""A named collection of documents: its manifest, vector index and keyword index, and search.
+"""A named collection of documents: its manifest, vector index and keyword index, hybrid search
+(vector + BM25, fused by reciprocal rank) and the LangChain retriever over it.
 
 Collections live in <data dir>/collections/<name>/ (see `storage`). Opening one reads the
 manifest and the FAISS files but loads the embedding model only when a question is embedded.
@@ -7,11 +8,14 @@ manifest and the FAISS files but loads the embedding model only when a question 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agent_app.retrieval import storage
 from agent_app.retrieval.embedding_models import lazy_embeddings
@@ -22,15 +26,11 @@ from agent_app.retrieval.errors import (
     IndexCorruptError,
     ingest_command,
 )
-from agent_app.retrieval.fusion import reciprocal_rank_fusion
-from agent_app.retrieval.manifest import MANIFEST_FILE, FileRecord, Manifest, now
+from agent_app.retrieval.settings import RetrievalSettings
+from agent_app.retrieval.storage import MANIFEST_FILE, FileRecord, Manifest, now
 
 if TYPE_CHECKING:
-    from langchain_core.documents import Document
-
     from agent_app.retrieval.keyword import KeywordIndex
-    from agent_app.retrieval.retriever import HybridRetriever
-    from agent_app.retrieval.settings import RetrievalSettings
     from agent_app.retrieval.vector_store import VectorIndex
 
 DEFAULT_COLLECTION = "default"
@@ -116,8 +116,6 @@ class Collection:
         self, k: int = 4, *, relevance_threshold: float | None = None, fetch_k: int | None = None
     ) -> HybridRetriever:
         """A LangChain retriever over this collection."""
-        from agent_app.retrieval.retriever import HybridRetriever
-
         return HybridRetriever(collection=self, k=k, relevance_threshold=relevance_threshold, fetch_k=fetch_k)
 
     def keyword_index(self) -> KeywordIndex:
@@ -135,9 +133,7 @@ class Collection:
 
     # -- changes (used by ingest and remove) ----------------------------------------------
 
-    def put_file(
-        self, path: str, record: FileRecord, documents: Sequence[Document], vectors: Sequence[Sequence[float]]
-    ) -> None:
+    def put_file(self, path: str, record: FileRecord, documents: Sequence[Document], vectors: Any) -> None:
         """Add a file's chunks, replacing the chunks it had before."""
         if len(vectors) and self.vectors.dimensions not in (None, len(vectors[0])):
             raise EmbeddingMismatchError(
@@ -308,3 +304,53 @@ def describe_collections() -> list[CollectionInfo]:
             )
         )
     return infos
+
+
+# -- reciprocal rank fusion --------------------------------------------------------------------
+
+T = TypeVar("T", bound=Hashable)
+
+RRF_K = 60  # the constant from Cormack et al. (2009); dampens the weight of the very top ranks
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[T]], k: int = RRF_K) -> list[tuple[T, float]]:
+    """Fuse best-first rankings into one, best first; ties keep the order of first appearance."""
+    scores: dict[T, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    # dicts keep insertion order, and sorted() is stable, so ties stay in first-seen order
+    return sorted(scores.items(), key=lambda pair: pair[1], reverse=True)
+
+
+# -- the LangChain retriever over a collection -------------------------------------------------
+
+
+class HybridRetriever(BaseRetriever):
+    """FAISS similarity plus BM25 keywords, fused by reciprocal rank (see Collection.search)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    collection: Any  # agent_app.retrieval.collection.Collection
+    k: int = 4
+    relevance_threshold: float | None = None
+    fetch_k: int | None = None
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return self.collection.search(query, self.k, relevance_threshold=self.relevance_threshold, fetch_k=self.fetch_k)
+
+
+def get_retriever(
+    collection: str | None = None,
+    settings: RetrievalSettings | None = None,
+    *,
+    k: int | None = None,
+    relevance_threshold: float | None = None,
+) -> HybridRetriever:
+    """Open `collection` (default from settings) and return its retriever; k and threshold
+    default to the settings. Cheap to call per question: the opened collection is reused until
+    it is re-ingested. Raises CollectionNotFoundError / IndexCorruptError with a hint."""
+    settings = settings or RetrievalSettings()
+    coll = open_collection(collection, settings, cached=True)
+    threshold = relevance_threshold if relevance_threshold is not None else settings.relevance_threshold
+    return coll.retriever(k or settings.k, relevance_threshold=threshold)

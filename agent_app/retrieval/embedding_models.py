@@ -41,25 +41,7 @@ def load_embeddings(name: str) -> Embeddings:
 
 
 def lazy_embeddings(name: str) -> Embeddings:
-    """An Embeddings that loads the model on first use: opening a collection to list or remove
-    files must not cost the ~3 s model load."""
-    from langchain_core.embeddings import Embeddings
+    """The embedding model `name`, loaded on first use (see `agent_app.embeddings.LazyEmbeddings`)."""
+    from agent_app.embeddings import LazyEmbeddings
 
-    class LazyEmbeddings(Embeddings):
-        def __init__(self) -> None:
-            self.model_name = name
-            self._model: Embeddings | None = None
-
-        @property
-        def model(self) -> Embeddings:
-            if self._model is None:
-                self._model = load_embeddings(name)
-            return self._model
-
-        def embed_documents(self, texts: list[str]) -> list[list[float]]:
-            return self.model.embed_documents(texts)
-
-        def embed_query(self, text: str) -> list[float]:
-            return self.model.embed_query(text)
-
-    return LazyEmbeddings()
+    return LazyEmbeddings(lambda: load_embeddings(name), name)  # type: ignore[return-value]

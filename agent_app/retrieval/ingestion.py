@@ -29,9 +29,9 @@ from agent_app.retrieval.errors import (
     ingest_command,
 )
 from agent_app.retrieval.loaders import UnreadableFile, load_sections
-from agent_app.retrieval.manifest import FileRecord
 from agent_app.retrieval.settings import RetrievalSettings
 from agent_app.retrieval.splitting import Chunk, split_sections
+from agent_app.retrieval.storage import FileRecord
 
 if TYPE_CHECKING:
     import numpy as np

@@ -8,6 +8,7 @@ short reason; the caller reports it and carries on with the other files.
 from __future__ import annotations
 
 import bisect
+import codecs
 import csv
 import io
 import json
@@ -18,8 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-
-from agent_app.retrieval.decoding import BinaryFileError, decode_text
+from typing import Any
 
 
 class UnreadableFile(Exception):
@@ -110,6 +110,7 @@ def _pdf_pages(data: bytes) -> list[Section]:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             # Many PDFs are encrypted only against editing and open with an empty password.
+            opened: Any
             try:
                 opened = reader.decrypt("")
             except Exception:
@@ -227,3 +228,60 @@ class _TextExtractor(HTMLParser):
             self.lines.append(text)
             self.line_numbers.append(self._start_line)
         self._parts = []
+
+
+# -- decoding file bytes to text ---------------------------------------------------------------
+
+_SNIFF_BYTES = 8192
+# Hiragana, katakana, CJK ideographs, half-width katakana and CJK punctuation.
+_JAPANESE = re.compile(r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff01-\uff9f]")
+
+
+class BinaryFileError(ValueError):
+    """The bytes are not text."""
+
+
+def looks_binary(data: bytes) -> bool:
+    """True for bytes with NULs or many control characters near the start (not UTF-16 with a BOM)."""
+    head = data[:_SNIFF_BYTES]
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return False
+    if b"\x00" in head:
+        return True
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13, 27))
+    return bool(head) and controls / len(head) > 0.1
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Decode `data`, returning (text, encoding name); raises BinaryFileError for binary data."""
+    if looks_binary(data):
+        raise BinaryFileError("binary file, not text")
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            return data.decode(encoding, errors="replace"), encoding
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp932")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and _mostly_japanese(text):
+        return text, "cp932"
+    # cp1252 is a superset of Latin-1 for printable text; undefined bytes become U+FFFD.
+    return data.decode("cp1252", errors="replace"), "cp1252"
+
+
+def _mostly_japanese(text: str) -> bool:
+    # Latin-1 bytes sometimes happen to be valid cp932 too; real Japanese decodes to mostly
+    # Japanese characters among the non-ASCII ones.
+    non_ascii = [c for c in text if ord(c) > 127]
+    if not non_ascii:
+        return True
+    japanese = sum(1 for c in non_ascii if _JAPANESE.match(c))
+    return japanese / len(non_ascii) >= 0.7

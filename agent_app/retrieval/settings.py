@@ -51,7 +51,7 @@ class RetrievalSettings(BaseModel):
     @field_validator("default_collection")
     @classmethod
     def _valid_collection_name(cls, value: str) -> str:
-        from agent_app.retrieval.names import check_collection_name
+        from agent_app.retrieval.storage import check_collection_name
 
         return check_collection_name(value)
 

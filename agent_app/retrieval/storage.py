@@ -1,4 +1,5 @@
-"""Where collections live on disk, and replacing an index atomically.
+"""Collections on disk: their names, their manifest, where they live, and replacing an index
+atomically.
 
 Layout: <data dir>/collections/<name>/CURRENT names the live version folder (v<time>-<id>/),
 which holds the FAISS files and the manifest. A save writes a complete new version folder,
@@ -15,7 +16,10 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from agent_app import paths
 from agent_app.retrieval.errors import (
@@ -24,7 +28,6 @@ from agent_app.retrieval.errors import (
     StorageNotWritableError,
     ingest_command,
 )
-from agent_app.retrieval.names import check_collection_name
 
 POINTER_FILE = "CURRENT"
 _VERSION_NAME = re.compile(r"^v\d+-[0-9a-f]{8}$")
@@ -145,3 +148,56 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# -- collection names (they double as folder names) --------------------------------------------
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_collection_name(name: str) -> str:
+    """Return `name` if it is a valid collection name, else raise ValueError saying what is allowed."""
+    if not _NAME.match(name) or ".." in name:
+        raise ValueError(f"invalid collection name {name!r}: use letters, digits, '-', '_' or '.' (at most 64)")
+    return name
+
+
+# -- the manifest: a collection's files, hashes, chunk ids and how it was built ----------------
+
+MANIFEST_FILE = "manifest.json"
+FORMAT_VERSION = 1
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class FileRecord(BaseModel):
+    """One ingested file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sha256: str
+    size: int
+    chunk_ids: list[str]
+    ingested_at: str = Field(default_factory=now)
+
+
+class Manifest(BaseModel):
+    """Everything about a collection except the vectors and chunk texts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: int = FORMAT_VERSION
+    name: str
+    embedding_model: str
+    dimensions: int | None = None
+    chunk_size: int
+    chunk_overlap: int
+    created_at: str = Field(default_factory=now)
+    updated_at: str = Field(default_factory=now)
+    files: dict[str, FileRecord] = Field(default_factory=dict)  # absolute path -> record
+
+    @property
+    def chunk_count(self) -> int:
+        return sum(len(r.chunk_ids) for r in self.files.values())

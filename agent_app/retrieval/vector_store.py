@@ -121,8 +121,8 @@ class VectorIndex:
             raise UnsafeIndexPathError(f"refusing to load an index from outside {root}: {resolved}")
         if (resolved / LEGACY_PICKLE).exists() and not (resolved / DOCSTORE_FILE).exists():
             raise LegacyPickleIndexError(
-                "this collection was saved in the old pickle format, which is not loaded because a "
-                "pickle can run code")
+                "this collection was saved in the old pickle format, which is not loaded because a pickle can run code"
+            )
         if not (resolved / INDEX_FILE).exists():
             return cls(embeddings)  # an empty collection has no index files
         import faiss
@@ -133,8 +133,10 @@ class VectorIndex:
             data = json.load(f)
         if not isinstance(data, dict) or data.get("format") != DOCSTORE_FORMAT:
             raise ValueError("unknown docstore format")
-        documents = [Document(id=str(d["id"]), page_content=str(d["text"]), metadata=dict(d["metadata"]))
-                     for d in data["documents"]]
+        documents = [
+            Document(id=str(d["id"]), page_content=str(d["text"]), metadata=dict(d["metadata"]))
+            for d in data["documents"]
+        ]
         if index.ntotal != len(documents):
             raise ValueError("FAISS index and docstore disagree")
         return cls(embeddings, index, documents)

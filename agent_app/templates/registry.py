@@ -14,6 +14,7 @@ file's modification time and size, so an edited template takes effect on the nex
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -143,7 +144,7 @@ class TemplateRegistry:
                 found[name] = self._info(name, path, folder)
         return sorted(found.values(), key=lambda info: info.name)
 
-    def names(self) -> list[str]:
+    def names(self) -> builtins.list[str]:  # (`list` is a method here)
         """The names `list()` shows."""
         return [info.name for info in self.list()]
 

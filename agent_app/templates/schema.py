@@ -316,7 +316,7 @@ class RetrievalChain(BaseModel):
     @field_validator("collection")
     @classmethod
     def _valid_collection(cls, value: str | None) -> str | None:
-        from agent_app.retrieval.names import check_collection_name
+        from agent_app.retrieval.storage import check_collection_name
 
         return None if value is None else check_collection_name(value)
 

@@ -6,7 +6,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 
 from agent_app.agent import AgentSettings, build_agent, choose_mode
 from agent_app.models.fake import ScriptedChatModel
-from tests.agent.helpers import Recorder, kinds, run
+from tests.support.agent_helpers import Recorder, kinds, run
 
 
 def call(name: str, args: dict, id: str) -> AIMessage:
@@ -14,9 +14,14 @@ def call(name: str, args: dict, id: str) -> AIMessage:
 
 
 def test_native_tool_calls_run_the_tools(tools, open_meteo) -> None:
-    model = ScriptedChatModel(replies=[call("calculator", {"expression": "6*7"}, "c1"),
-                                       call("weather", {"place": "Tokyo"}, "c2"),
-                                       "6 times 7 is 42; Tokyo has 21 °C."], echo=False)
+    model = ScriptedChatModel(
+        replies=[
+            call("calculator", {"expression": "6*7"}, "c1"),
+            call("weather", {"place": "Tokyo"}, "c2"),
+            "6 times 7 is 42; Tokyo has 21 °C.",
+        ],
+        echo=False,
+    )
     recorder = Recorder()
     agent = build_agent(model, tools, mode="native")
     events, result = run(agent, "6*7, and the weather in Tokyo?", config={"callbacks": [recorder]})
@@ -24,16 +29,28 @@ def test_native_tool_calls_run_the_tools(tools, open_meteo) -> None:
     assert result.answer == "6 times 7 is 42; Tokyo has 21 °C."
     assert [(s.tool, s.input) for s in result.steps] == [("calculator", "6*7"), ("weather", "Tokyo")]
     assert result.steps[0].observation == "42" and "21" in result.steps[1].observation
-    assert kinds(events) == ["StepStarted", "ToolCall", "Observation", "StepStarted", "ToolCall", "Observation",
-                             "Finished"]
+    assert kinds(events) == [
+        "StepStarted",
+        "ToolCall",
+        "Observation",
+        "StepStarted",
+        "ToolCall",
+        "Observation",
+        "Finished",
+    ]
     assert [e[1] for e in recorder.named("tool_start")] == ["calculator", "weather"]
     assert "tools" in model.call_kwargs[0]  # the tools were bound to the model
 
 
 def test_native_step_limit_forces_an_answer(tools) -> None:
-    model = ScriptedChatModel(replies=[call("calculator", {"expression": "1+1"}, "c1"),
-                                       call("calculator", {"expression": "2+2"}, "c2"),
-                                       "Best I can say: 4."], echo=False)
+    model = ScriptedChatModel(
+        replies=[
+            call("calculator", {"expression": "1+1"}, "c1"),
+            call("calculator", {"expression": "2+2"}, "c2"),
+            "Best I can say: 4.",
+        ],
+        echo=False,
+    )
     agent = build_agent(model, tools, settings=AgentSettings(max_steps=1), mode="native")
     _, result = run(agent, "count")
     assert result.forced and result.answer == "Best I can say: 4." and result.n_steps == 1

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent_app.agent.events import FinalAnswerToken, ThoughtToken
 from agent_app.agent.parsing import clean_tool_name, match_tool, parse_step
+from agent_app.agent.run import FinalAnswerToken, ThoughtToken
 from agent_app.agent.streaming import ReplySplitter
 from agent_app.agent.template import AGENT_TEMPLATE_DIR, Markers, load_react_template
 from agent_app.errors import TemplateError
@@ -27,7 +27,7 @@ def test_actions_are_read_tolerantly(text: str, action: str, value: str) -> None
 
 
 def test_final_answer_and_problems() -> None:
-    assert parse_step("Thought: ok\nFinal Answer: Paris.").final_answer == "Paris."
+    assert parse_step("Thought: ok\nFinal Answer: Paris.").answer == "Paris."
     assert parse_step("Thought: hmm").problem
     assert parse_step("Action Input: x").problem
     assert parse_step("Action: calculator").problem
@@ -43,7 +43,7 @@ def split(text: str, size: int, **kwargs) -> tuple[str, str]:
     splitter = ReplySplitter(Markers(), **kwargs)
     events = []
     for i in range(0, len(text), size):
-        events += list(splitter.feed(text[i:i + size]))
+        events += list(splitter.feed(text[i : i + size]))
     events += list(splitter.close())
     thought = "".join(e.text for e in events if isinstance(e, ThoughtToken))
     answer = "".join(e.text for e in events if isinstance(e, FinalAnswerToken))

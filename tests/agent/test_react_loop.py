@@ -10,7 +10,7 @@ from langchain_core.tools import StructuredTool
 
 from agent_app.agent import AgentSettings, Observation, ThoughtToken, ToolCall, build_agent
 from agent_app.models.fake import ScriptedChatModel
-from tests.agent.helpers import Recorder, kinds, run
+from tests.support.agent_helpers import Recorder, kinds, run
 
 
 def agent_for(replies, tools, **settings):
@@ -20,8 +20,13 @@ def agent_for(replies, tools, **settings):
 
 
 def test_success_calls_the_tool_and_streams_the_answer(tools) -> None:
-    agent, model = agent_for(["Thought: arithmetic.\nAction: calculator\nAction Input: 6*7",
-                              "Thought: I know it.\nFinal Answer: 6 times 7 is 42."], tools)
+    agent, model = agent_for(
+        [
+            "Thought: arithmetic.\nAction: calculator\nAction Input: 6*7",
+            "Thought: I know it.\nFinal Answer: 6 times 7 is 42.",
+        ],
+        tools,
+    )
     events, result = run(agent, "What is 6 times 7?")
     assert result.answer == "6 times 7 is 42."
     assert [(s.tool, s.input, s.observation, s.error) for s in result.steps] == [("calculator", "6*7", "42", False)]
@@ -34,8 +39,14 @@ def test_success_calls_the_tool_and_streams_the_answer(tools) -> None:
 
 
 def test_weather_and_search_through_the_stand_in_servers(tools, open_meteo, searxng) -> None:
-    agent, _ = agent_for(["Action: weather\nAction Input: Paris", "Action: web_search\nAction Input: python",
-                          "Final Answer: 18.5 °C in Paris."], tools)
+    agent, _ = agent_for(
+        [
+            "Action: weather\nAction Input: Paris",
+            "Action: web_search\nAction Input: python",
+            "Final Answer: 18.5 °C in Paris.",
+        ],
+        tools,
+    )
     _, result = run(agent, "Weather in Paris, and what is Python?")
     weather, search = result.steps
     assert "Paris" in weather.observation and "18.5" in weather.observation
@@ -70,8 +81,10 @@ def test_unknown_tool_is_fed_back(tools) -> None:
 
 
 def test_tool_names_are_read_tolerantly(tools) -> None:
-    agent, _ = agent_for(['**Action:** `Web Search`\n**Action Input:** {"query": "capital of australia"}',
-                          "Final Answer: Canberra"], tools)
+    agent, _ = agent_for(
+        ['**Action:** `Web Search`\n**Action Input:** {"query": "capital of australia"}', "Final Answer: Canberra"],
+        tools,
+    )
     _, result = run(agent, "Capital of Australia?")
     assert result.steps[0].tool == "web_search" and result.steps[0].input == "capital of australia"
     assert "Canberra" in result.steps[0].observation
@@ -91,8 +104,15 @@ def test_a_failing_tool_becomes_an_observation(tools) -> None:
 
 
 def test_step_limit_forces_a_final_answer(tools) -> None:
-    agent, model = agent_for(["Action: calculator\nAction Input: 1+1", "Action: calculator\nAction Input: 2+2",
-                              "Final Answer: best guess: 4"], tools, max_steps=2)
+    agent, model = agent_for(
+        [
+            "Action: calculator\nAction Input: 1+1",
+            "Action: calculator\nAction Input: 2+2",
+            "Final Answer: best guess: 4",
+        ],
+        tools,
+        max_steps=2,
+    )
     events, result = run(agent, "keep calculating")
     assert result.forced and result.answer == "best guess: 4" and result.n_steps == 2
     assert "No more tool calls" in model.calls[-1][-1].text
@@ -106,8 +126,11 @@ def test_a_forced_answer_without_marker_is_taken_whole(tools) -> None:
 
 
 def test_repeating_a_call_ends_in_a_forced_answer(tools) -> None:
-    agent, model = agent_for(["Action: calculator\nAction Input: 3*3", "Action: calculator\nAction Input: 3*3",
-                              "Final Answer: 9"], tools, max_steps=5)
+    agent, model = agent_for(
+        ["Action: calculator\nAction Input: 3*3", "Action: calculator\nAction Input: 3*3", "Final Answer: 9"],
+        tools,
+        max_steps=5,
+    )
     _, result = run(agent, "3*3?")
     assert result.forced and result.answer == "9" and result.n_steps == 1
     assert len(model.calls) == 3
@@ -154,7 +177,7 @@ def test_works_on_a_completion_model(tools) -> None:
 
 
 def test_examples_are_picked_by_similarity(tools) -> None:
-    from tests.templates.helpers import BagOfWordsEmbeddings
+    from tests.support.templates_helpers import BagOfWordsEmbeddings
 
     model = ScriptedChatModel(replies=["Final Answer: ok"], echo=False)
     agent = build_agent(model, tools, settings=AgentSettings(examples=4), embeddings=BagOfWordsEmbeddings())

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from agent_app.agent import AgentSettings, build_agent
-from tests.agent.helpers import Recorder, run
+from tests.support.agent_helpers import Recorder, run
 
 pytestmark = [pytest.mark.real_model]
 

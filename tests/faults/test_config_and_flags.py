@@ -61,8 +61,7 @@ def test_config_that_does_not_exist(tmp_path):
         pytest.param(["logs", "-n", "many"], ["not a whole number"], id="logs-tail-not-a-number"),
         pytest.param(["--model", "fake", "--var", "novalue", "ask", "hi"], ["KEY=VALUE"], id="var-malformed"),
         pytest.param(["--model", "nosuch/x", "ask", "hi"], ["unknown model provider 'nosuch'"], id="unknown-provider"),
-        pytest.param(["--model", "fake", "--resume", "last", "ask", "hi"], ["--resume", "chat"],
-                     id="resume-with-ask"),
+        pytest.param(["--model", "fake", "--resume", "last", "ask", "hi"], ["--resume", "chat"], id="resume-with-ask"),
         pytest.param(["--model", "fake", "ask"], ["no question given"], id="ask-without-question"),
         pytest.param(["--model", "openai/gpt-4o-mini", "ask", "hi"], ["no OpenAI API key"], id="openai-without-key"),
     ],
@@ -88,8 +87,13 @@ def test_bad_generation_parameter(param, fragments):
 
 @pytest.mark.parametrize(
     ("typed", "expected"),
-    [("。", ["。"]), ("\\u3002", ["。"]), ("\\n\\nUser:", ["\n\nUser:"]),
-     ("a\\\\nb", ["a\\nb"]), ("終わり", ["終わり"])],
+    [
+        ("。", ["。"]),
+        ("\\u3002", ["。"]),
+        ("\\n\\nUser:", ["\n\nUser:"]),
+        ("a\\\\nb", ["a\\nb"]),
+        ("終わり", ["終わり"]),
+    ],
 )
 def test_stop_strings_keep_non_ascii_and_known_escapes(typed, expected):
     assert parse_assignments([f"stop={typed}"])["stop"] == expected

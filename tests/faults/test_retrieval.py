@@ -65,7 +65,7 @@ def test_planted_pickle_is_refused_and_never_run(docs, isolated_app_dirs):
     assert _ingest(str(docs)).code == 0
     version = storage.current_version(storage.collection_dir("default"))
     marker = isolated_app_dirs / "pwned"
-    payload = (b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.")
+    payload = b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR."
     (version / "docstore.json").unlink()
     (version / "index.pkl").write_bytes(payload)
     result = run_cli("--model", "fake", "-t", "rag", "ask", "Where is the backup?")
@@ -126,8 +126,14 @@ def test_five_sigkills_mid_ingest_leave_a_loadable_index(tmp_path, isolated_app_
     ingest([first])
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for _ in range(5):
-        child = subprocess.Popen([sys.executable, "main.py", "ingest", str(folder)], cwd=REPO, env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        child = subprocess.Popen(
+            [sys.executable, "main.py", "ingest", str(folder)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         assert child.stdout is not None
         for line in child.stdout:  # progress lines: kill as embedding begins
             if "embedding" in line:
@@ -140,4 +146,5 @@ def test_five_sigkills_mid_ingest_leave_a_loadable_index(tmp_path, isolated_app_
     leftovers = [p.name for p in storage.collection_dir("default").iterdir() if p.name.startswith(".tmp-")]
     assert len(leftovers) <= 5  # staging folders of killed runs; the next save removes them
     assert ingest([folder]).added and not [
-        p for p in storage.collection_dir("default").iterdir() if p.name.startswith(".tmp-")]
+        p for p in storage.collection_dir("default").iterdir() if p.name.startswith(".tmp-")
+    ]

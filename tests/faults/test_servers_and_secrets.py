@@ -97,8 +97,9 @@ def test_key_never_in_log_db_or_verbose_output(isolated_app_dirs, monkeypatch):
     import sqlite3
 
     with sqlite3.connect(data / "conversations.db") as db:
-        stored = " ".join(str(row) for table in ("conversations", "messages")
-                          for row in db.execute(f"SELECT * FROM {table}"))
+        stored = " ".join(
+            str(row) for table in ("conversations", "messages") for row in db.execute(f"SELECT * FROM {table}")
+        )
     assert "hello there" in stored
     for where in (log, shown, stored):
         assert secret not in where and password not in where

@@ -85,7 +85,12 @@ def test_twenty_sigkills_mid_answer_lose_no_committed_message(isolated_app_dirs)
             question = f"question number {i}"
             child = subprocess.Popen(
                 [sys.executable, "main.py", "--model", "openai/m", "--base-url", server.base_url],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=REPO, env=env)
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                cwd=REPO,
+                env=env,
+            )
             assert child.stdin is not None and child.stdout is not None
             child.stdin.write(f"{question}\n".encode())
             child.stdin.flush()

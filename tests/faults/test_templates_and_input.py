@@ -14,6 +14,7 @@ from agent_app.config import load_settings
 from agent_app.errors import TemplateError
 from agent_app.memory.store import ConversationStore
 from agent_app.models.fake import ScriptedChatModel
+from agent_app.models.handle import ModelHandle
 from agent_app.templates.loader import parse_template
 from tests.support.cli import assert_one_line_error, run_cli
 
@@ -41,7 +42,7 @@ messages:
 
 def _session(**kwargs) -> tuple[ChatSession, ScriptedChatModel]:
     model = ScriptedChatModel()
-    return ChatSession(load_settings(environ={}), model="fake", chat_model=model, **kwargs), model
+    return ChatSession(load_settings(environ={}), models=ModelHandle.given(model, "fake"), **kwargs), model
 
 
 # -- templates -------------------------------------------------------------------------------
@@ -146,12 +147,14 @@ def test_invalid_utf8_to_ask_keeps_the_event_log_writing(tmp_path, isolated_app_
 
 def test_a_closed_pipe_is_not_a_traceback():
     # `ask --json hi | head -c 5`: the reader leaves before the answer is written.
-    code = (f"import subprocess, sys\n"
-            f"p = subprocess.Popen([sys.executable, 'main.py', '--model', 'fake', 'ask', '--json', 'hi'],"
-            f" stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd={str(REPO)!r})\n"
-            f"p.stdout.close()\n"
-            f"err = p.stderr.read().decode()\n"
-            f"print(p.wait(), repr(err))\n")
+    code = (
+        f"import subprocess, sys\n"
+        f"p = subprocess.Popen([sys.executable, 'main.py', '--model', 'fake', 'ask', '--json', 'hi'],"
+        f" stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd={str(REPO)!r})\n"
+        f"p.stdout.close()\n"
+        f"err = p.stderr.read().decode()\n"
+        f"print(p.wait(), repr(err))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     status, err = out.stdout.split(" ", 1)
     assert "Traceback" not in err and "BrokenPipe" not in err, err

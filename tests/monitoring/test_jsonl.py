@@ -14,7 +14,7 @@ from langchain_core.tools import tool
 from agent_app import paths
 from agent_app.models.fake import ScriptedChatModel
 from agent_app.monitoring.jsonl import JsonlLogHandler, RotatingAppender, default_log_path
-from tests.monitoring.helpers import make_chain, read_events
+from tests.support.monitoring_helpers import make_chain, read_events
 
 FAKE_KEY = "sk-test-1234567890abcdefghijklmnop"
 

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from agent_app.models.fake import ScriptedChatModel
 from agent_app.monitoring.live import LiveEventPrinter
-from tests.monitoring.helpers import make_chain
+from tests.support.monitoring_helpers import make_chain
 
 
 def notes_of(printer_level: str, run) -> list[str]:

@@ -15,7 +15,7 @@ from agent_app.errors import AppError
 from agent_app.models.fake import ScriptedChatModel
 from agent_app.monitoring.jsonl import JsonlLogHandler, RotatingAppender
 from agent_app.monitoring.logs_view import show_logs
-from tests.monitoring.helpers import make_chain
+from tests.support.monitoring_helpers import make_chain
 
 
 def console() -> tuple[Console, io.StringIO]:

@@ -13,7 +13,7 @@ from agent_app.models.fake import ScriptedChatModel
 from agent_app.monitoring.redact import Redactor
 from agent_app.monitoring.settings import LoggingSettings
 from agent_app.monitoring.setup import build_monitoring
-from tests.monitoring.helpers import make_chain, read_events
+from tests.support.monitoring_helpers import make_chain, read_events
 
 
 @pytest.mark.parametrize(

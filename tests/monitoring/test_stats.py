@@ -11,7 +11,7 @@ from agent_app import paths
 from agent_app.errors import ConfigError
 from agent_app.models.fake import ScriptedChatModel
 from agent_app.monitoring.stats import PriceTable, StatsCallback, format_stats, load_prices
-from tests.monitoring.helpers import make_chain
+from tests.support.monitoring_helpers import make_chain
 
 
 class FakeOpenAI(ScriptedChatModel):

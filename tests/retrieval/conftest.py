@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.retrieval.helpers import make_encrypted_pdf, make_pdf
+from tests.support.retrieval_helpers import make_encrypted_pdf, make_pdf
 
 
 @pytest.fixture

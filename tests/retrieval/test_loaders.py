@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from agent_app.retrieval.decoding import BinaryFileError, decode_text
 from agent_app.retrieval.discovery import discover
-from agent_app.retrieval.loaders import Section, UnreadableFile, load_sections
+from agent_app.retrieval.loaders import BinaryFileError, Section, UnreadableFile, decode_text, load_sections
 from agent_app.retrieval.splitting import split_sections
-from tests.retrieval.helpers import make_encrypted_pdf, make_pdf
+from tests.support.retrieval_helpers import make_encrypted_pdf, make_pdf
 
 
 def load(path: Path) -> list[Section]:

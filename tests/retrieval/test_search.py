@@ -9,7 +9,7 @@ import pytest
 from langchain_core.retrievers import BaseRetriever
 
 from agent_app.retrieval import get_retriever, ingest, open_collection
-from agent_app.retrieval.fusion import reciprocal_rank_fusion
+from agent_app.retrieval.collection import reciprocal_rank_fusion
 from agent_app.retrieval.keyword import KeywordIndex, tokenize
 
 # file name -> text; each question below is labelled with the file that answers it.

@@ -20,8 +20,16 @@ from typing import Any
 
 
 class BadServer:
-    def __init__(self, mode: str, *, status: int = 500, code: str | None = None, echo_auth: bool = False,
-                 chunks: int = 3, chunk_delay: float = 0.05) -> None:
+    def __init__(
+        self,
+        mode: str,
+        *,
+        status: int = 500,
+        code: str | None = None,
+        echo_auth: bool = False,
+        chunks: int = 3,
+        chunk_delay: float = 0.05,
+    ) -> None:
         self.mode, self.status, self.code, self.echo_auth = mode, status, code, echo_auth
         self.chunks, self.chunk_delay = chunks, chunk_delay
         self._released = threading.Event()
@@ -107,16 +115,22 @@ class BadServer:
 
     @staticmethod
     def _reply(conn: socket.socket, status: int, body: bytes, content_type: str) -> None:
-        head = (f"HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ncontent-length: {len(body)}\r\n"
-                "connection: close\r\n\r\n")
+        head = (
+            f"HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ncontent-length: {len(body)}\r\n"
+            "connection: close\r\n\r\n"
+        )
         conn.sendall(head.encode() + body)
 
     def _stream_then_die(self, conn: socket.socket) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
         for i in range(self.chunks):
-            event: dict[str, Any] = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
-                                     "choices": [{"index": 0, "delta": {"content": f"part{i} "},
-                                                  "finish_reason": None}]}
+            event: dict[str, Any] = {
+                "id": "x",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": "m",
+                "choices": [{"index": 0, "delta": {"content": f"part{i} "}, "finish_reason": None}],
+            }
             payload = f"data: {json.dumps(event)}\n\n".encode()
             conn.sendall(f"{len(payload):x}\r\n".encode() + payload + b"\r\n")
             time.sleep(self.chunk_delay)

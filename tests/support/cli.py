@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -17,6 +22,19 @@ class CliResult:
     code: int
     out: str
     err: str
+
+    # The names of subprocess.CompletedProcess, so a test can switch runners freely.
+    @property
+    def returncode(self) -> int:
+        return self.code
+
+    @property
+    def stdout(self) -> str:
+        return self.out
+
+    @property
+    def stderr(self) -> str:
+        return self.err
 
     @property
     def error_lines(self) -> list[str]:
@@ -53,3 +71,17 @@ def assert_one_line_error(result: CliResult, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
     return lines[0]
+
+
+def run_main(*args: str, stdin: str = "", env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python main.py args...` in a real subprocess: for what only a real process shows
+    (start-up imports, exit codes with real pipes, signals)."""
+    return subprocess.run(
+        [sys.executable, "main.py", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )

@@ -43,9 +43,18 @@ class LlamaServer:
     def start(self, timeout: float = 60.0) -> LlamaServer:
         repo = Path(__file__).resolve().parents[2]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.llama_server", str(self.port), ALIAS, str(self.threads),
-             str(self.n_ctx)],
-            cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-m",
+                "tests.support.llama_server",
+                str(self.port),
+                ALIAS,
+                str(self.threads),
+                str(self.n_ctx),
+            ],
+            cwd=repo,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": str(repo)},
         )
         deadline = time.monotonic() + timeout

@@ -8,7 +8,7 @@ import pytest
 
 from agent_app.errors import TemplateError
 from agent_app.templates import TemplateRegistry, load_template
-from tests.templates.helpers import write
+from tests.support.templates_helpers import write
 
 BROKEN = {
     "yaml-syntax": (

@@ -6,7 +6,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from agent_app.templates import parse_template, render_prompt
-from tests.templates.helpers import BagOfWordsEmbeddings
+from tests.support.templates_helpers import BagOfWordsEmbeddings
 
 CHAT_FEW_SHOT = """
 description: x

@@ -9,7 +9,7 @@ import pytest
 
 from agent_app.errors import TemplateError
 from agent_app.templates import TEMPLATE_DIRS_ENV, TemplateRegistry, TemplateSettings
-from tests.templates.helpers import write
+from tests.support.templates_helpers import write
 
 
 def _bump_mtime(path: Path) -> None:

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from agent_app.templates import SHIPPED_TEMPLATE_DIR, TemplateRegistry, render_prompt
-from tests.templates.helpers import BagOfWordsEmbeddings
+from tests.support.templates_helpers import BagOfWordsEmbeddings
 
 SHIPPED = sorted(p.stem for p in SHIPPED_TEMPLATE_DIR.glob("*.yaml"))
 REQUIRED = {

@@ -1,0 +1,110 @@
+"""One turn's outcome (`TurnResult`, what `ask --json` prints) and the callback that gathers
+what a turn's runs report beside the answer.
+
+Token usage and timings are not counted here: the session's `StatsCallback` (the one `/stats`
+reads) counts them for every model type, and `TurnResult.take_stats` copies that turn's figures,
+so `ask --json` and `/stats` can never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.callbacks import BaseCallbackHandler
+
+if TYPE_CHECKING:
+    from agent_app.monitoring.stats import TurnStats
+
+
+@dataclass
+class TurnResult:
+    """What one answer produced, for display, `ask --json` and tests."""
+
+    text: str = ""
+    model: str = ""
+    template: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    model_calls: int = 0
+    first_token_s: float | None = None
+    total_s: float = 0.0
+    interrupted: bool = False
+    warnings: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    """What a chain produced beyond text (votes, reasoning, parsed data, ...)."""
+    sources: list[Any] = field(default_factory=list)
+    """Retrieved passages the answer could cite (`agent_app.retrieval.Source`)."""
+    steps: list[Any] = field(default_factory=list)
+    """Agent steps (`agent_app.agent.AgentStep`): tool, input, observation."""
+
+    def take_stats(self, stats: TurnStats) -> None:
+        """Copy the turn's usage from the stats callback, and give it the turn's timings."""
+        self.input_tokens, self.output_tokens = stats.input_tokens, stats.output_tokens
+        self.model_calls = len(stats.calls)
+        stats.seconds, stats.ttft_seconds = self.total_s, self.first_token_s
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        gen_time = self.total_s - (self.first_token_s or 0.0)
+        return round(self.output_tokens / gen_time, 2) if self.output_tokens > 1 and gen_time > 0 else None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {
+            "answer": self.text,
+            "model": self.model,
+            "template": self.template,
+            "usage": {
+                "input_tokens": self.input_tokens,
+                "output_tokens": self.output_tokens,
+                "total_tokens": self.input_tokens + self.output_tokens,
+                "model_calls": self.model_calls,
+            },
+            "timings": {
+                "first_token_s": _round(self.first_token_s),
+                "total_s": _round(self.total_s),
+                "tokens_per_s": self.tokens_per_s,
+            },
+            "interrupted": self.interrupted,
+            "warnings": self.warnings,
+        }
+        if self.details:
+            data["details"] = self.details
+        if self.sources:
+            data["sources"] = [s.model_dump(exclude_none=True) for s in self.sources]
+        if self.steps or self.details.get("agent_mode"):
+            data["steps"] = [s.as_dict() for s in self.steps]
+        return data
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+class TurnWatcher(BaseCallbackHandler):
+    """Collects what a turn's callbacks tell beyond usage: retrieved sources, context-trim
+    warnings. (Usage and timings have one path: `monitoring.stats.StatsCallback`.)"""
+
+    def __init__(self, turn: TurnResult) -> None:
+        self.turn = turn
+
+    def on_retriever_end(self, documents: Any, **kwargs: Any) -> None:
+        from agent_app.retrieval import sources_from_documents
+
+        self.turn.sources = sources_from_documents(documents)
+
+    def on_llm_end(self, response: Any, **kwargs: Any) -> None:
+        for generations in response.generations:
+            for gen in generations[:1]:
+                meta = getattr(getattr(gen, "message", None), "response_metadata", None) or {}
+                if meta.get("prompt_trimmed"):
+                    self.turn.warnings.append(_trim_warning(meta["prompt_trimmed"]))
+
+
+def _trim_warning(trimmed: dict[str, Any]) -> str:
+    parts = []
+    if trimmed.get("dropped_messages"):
+        parts.append(f"left out the {trimmed['dropped_messages']} oldest messages")
+    if trimmed.get("truncated_tokens"):
+        parts.append(f"cut {trimmed['truncated_tokens']} tokens from the start of your input")
+    return "input too long for the model's context window: " + " and ".join(parts)

@@ -1,0 +1,43 @@
+"""The model settings: which model, where it is served, how it samples. Pydantic only, so the
+app's configuration (which extends this class) and the model factory can both import it cheaply.
+
+In the configuration these are top-level keys (`model:`, `base_url:`, `params:`, ...), and
+`AGENT_APP_MODEL`, `OPENAI_API_KEY`, `OPENAI_BASE_URL` in the environment.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from agent_app.models.params import GenerationParams
+
+
+class ModelSettings(BaseModel):
+    """Everything that decides which model answers and how. Unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    model: str | None = Field(
+        None,
+        description="'provider/model', a bare provider, a model folder or a Hugging Face id; "
+        "default: openai/gpt-4o-mini when an OpenAI key is set, else local",
+    )
+    base_url: str | None = Field(None, description="OpenAI-compatible server URL (OPENAI_BASE_URL)")
+    openai_api_key: SecretStr | None = Field(None, description="OpenAI key (OPENAI_API_KEY)")
+    request_timeout: float = Field(
+        60.0, gt=0, description="seconds a remote model may stay silent before the call is given up"
+    )
+    max_retries: int = Field(1, ge=0, le=10, description="retries of a failed remote call")
+    params: GenerationParams = Field(default_factory=GenerationParams)
+    threads: int | None = Field(None, ge=1, le=256, description="torch threads for the local model")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="weights dtype of the local model (bf16 halves memory, no faster on CPU)"
+    )
+    context_window: int | None = Field(None, ge=256, description="prompt+answer token limit (default: the model's own)")
+
+    @field_validator("openai_api_key", mode="before")
+    @classmethod
+    def _empty_key_is_none(cls, value: Any) -> Any:
+        return None if value in ("", None) else value
