@@ -45,6 +45,8 @@ class AgentResult:
     """True when the step limit was reached and the answer was forced from what was known."""
     injection_blocked: bool = False
     """True when text injected through a tool result was removed from the answer."""
+    answer_replaced: str | None = None
+    """Why the model's answer was replaced by what the tools said ("tool failed", "unsupported")."""
 
     @property
     def n_steps(self) -> int:
@@ -60,6 +62,7 @@ class AgentResult:
             "mode": self.mode,
             "forced": self.forced,
             "injection_blocked": self.injection_blocked,
+            "answer_replaced": self.answer_replaced,
         }
 
 
@@ -172,13 +175,16 @@ def result_of(events: Iterable[AgentEvent]) -> AgentResult:
 
 
 def _checked(run: Generator[AgentEvent, None, AgentResult], question: str) -> Generator[AgentEvent, None, AgentResult]:
-    """Pass the run's events through, but once an observation carried instructions or agent
-    markers, hold the answer back until it is checked (`injection.guard_answer`)."""
-    from agent_app.agent.injection import guard_answer, is_suspicious
+    """Pass the run's events through, but once a tool has been called, hold the final answer
+    back until it is checked against the steps: text injected through a tool result is removed
+    (`injection.guard_answer`), and an answer that ignores or contradicts the tool results is
+    replaced by what the tools said (`grounding.ground_answer`). Runs without tool calls stream
+    their answer untouched."""
+    from agent_app.agent.grounding import Step, ground_answer
+    from agent_app.agent.injection import guard_answer
 
     observations: list[str] = []
     held: list[str] = []
-    suspicious = False
     while True:
         try:
             event = next(run)
@@ -187,20 +193,23 @@ def _checked(run: Generator[AgentEvent, None, AgentResult], question: str) -> Ge
             break
         if isinstance(event, Observation):
             observations.append(event.text)
-            suspicious = suspicious or is_suspicious(event.text)
-        if suspicious and isinstance(event, FinalAnswerToken):
+        if observations and isinstance(event, FinalAnswerToken):
             held.append(event.text)
             continue
         yield event
-    if not suspicious:
+    if not observations:
         return result
-    answer, changed = guard_answer(result.answer, observations)
-    # Tokens streamed before the first suspicious observation were already shown: the check
-    # covers the answer, which only starts after the last observation.
-    text = answer if changed else "".join(held)
+    answer, blocked = guard_answer(result.answer, observations)
+    steps = [Step(s.tool, s.input, s.observation, s.error) for s in result.steps]
+    answer, replaced = ground_answer(question, answer, steps)
+    # Tokens streamed before the first observation were already shown; the answer itself only
+    # starts after the last observation, so all of it was held.
+    text = answer if (blocked or replaced) else "".join(held)
     if text:
         yield FinalAnswerToken(text)
-    return replace(result, answer=answer, injection_blocked=changed) if changed else result
+    if not (blocked or replaced):
+        return result
+    return replace(result, answer=answer, injection_blocked=blocked, answer_replaced=replaced)
 
 
 class EventAgent:

@@ -348,6 +348,13 @@ class ChatSession:
                 result = event.result
                 turn.steps = list(result.steps)
                 turn.details.update(agent_mode=result.mode, forced_final_answer=result.forced)
+                if result.answer_replaced == "unsupported":
+                    turn.details["answer_replaced"] = result.answer_replaced
+                    turn.warnings.append(
+                        "the model's answer did not match the tool results; the answer shown is what the tool returned"
+                    )
+                elif result.answer_replaced:
+                    turn.details["answer_replaced"] = result.answer_replaced
                 if result.injection_blocked:
                     turn.details["injection_blocked"] = True
                     turn.warnings.append(

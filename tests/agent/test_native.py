@@ -53,7 +53,9 @@ def test_native_step_limit_forces_an_answer(tools) -> None:
     )
     agent = build_agent(model, tools, settings=AgentSettings(max_steps=1), mode="native")
     _, result = run(agent, "count")
-    assert result.forced and result.answer == "Best I can say: 4." and result.n_steps == 1
+    assert result.forced and result.n_steps == 1
+    # "4" contradicts the one result the tool gave (2): the answer is the tool's own.
+    assert result.answer == "The result is 2." and result.answer_replaced == "unsupported"
     last = model.calls[-1]
     assert "No more tool calls" in last[-1].text
     assert not any(getattr(m, "tool_calls", None) and m.tool_calls[0]["id"] == "c2" for m in last)

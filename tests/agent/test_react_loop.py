@@ -99,7 +99,7 @@ def test_a_failing_tool_becomes_an_observation(tools) -> None:
     agent, _ = agent_for(["Action: broken\nAction Input: x", "Final Answer: The tool failed."], [*tools, broken])
     _, result = run(agent, "use the broken tool", config={"callbacks": [recorder]})
     assert result.steps[0].error and "tool error: RuntimeError: disk on fire" in result.steps[0].observation
-    assert result.answer == "The tool failed."
+    assert result.answer == "I couldn't use broken: RuntimeError: disk on fire."  # said plainly, with the reason
     assert recorder.named("tool_error")
 
 

@@ -1,0 +1,84 @@
+"""Answers checked against the tool results: failures said plainly, results carried, no numbers
+invented. Scripted models write the bad answers a small model writes."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent_app.agent import AgentSettings, build_agent
+from agent_app.agent.grounding import Step, ground_answer
+from agent_app.models.fake import ScriptedChatModel
+from tests.support.agent_helpers import run
+from tests.support.fake_services import FakeOpenMeteo
+from tests.support.llama_server import free_port
+from tools import build_tools
+from tools.settings import ToolsSettings, WeatherSettings
+
+
+def _agent(replies: list[str], tools_settings: ToolsSettings):
+    model = ScriptedChatModel(replies=replies, echo=False)
+    settings = AgentSettings(mode="react")
+    return build_agent(model, build_tools(tools_settings), settings=settings, embeddings=None)
+
+
+def test_failed_weather_is_said_plainly_without_invented_numbers():
+    down = f"http://127.0.0.1:{free_port()}"
+    agent = _agent(
+        ["Action: weather\nAction Input: Paris", "Final Answer: In Paris the weather is 11.11 (11/11)"],
+        ToolsSettings(enabled=["weather"], weather=WeatherSettings(geocoding_url=down, forecast_url=down, timeout=2)),
+    )
+    _, result = run(agent, "What is the weather in Paris?")
+    assert result.answer.startswith("I couldn't get the weather for Paris: cannot reach the geocoding service")
+    assert "11.11" not in result.answer and result.answer_replaced == "tool failed"
+    assert result.steps[0].error is True
+
+
+def test_contradicting_calculator_answer_is_replaced_by_the_result():
+    agent = _agent(
+        ["Action: calculator\nAction Input: 23*17", "Final Answer: 23 + 17 = 30"], ToolsSettings(enabled=["calculator"])
+    )
+    _, result = run(agent, "What is 23*17?")
+    assert result.answer == "The result is 391." and result.answer_replaced == "unsupported"
+
+
+def test_an_answer_that_carries_the_result_passes_and_streams_once():
+    agent = _agent(
+        ["Action: calculator\nAction Input: 23*17", "Final Answer: 23 times 17 is 391."],
+        ToolsSettings(enabled=["calculator"]),
+    )
+    _, result = run(agent, "What is 23*17?")  # `run` checks that the streamed tokens equal the answer
+    assert result.answer == "23 times 17 is 391." and result.answer_replaced is None
+
+
+def test_weather_answer_without_the_reported_figures_is_replaced(open_meteo: FakeOpenMeteo):
+    agent = _agent(
+        ["Action: weather\nAction Input: Berlin", "Final Answer: It is lovely and sunny."],
+        ToolsSettings(
+            enabled=["weather"], weather=WeatherSettings(geocoding_url=open_meteo.url, forecast_url=open_meteo.url)
+        ),
+    )
+    _, result = run(agent, "Weather in Berlin?")
+    assert result.answer.startswith("The weather service reports: Berlin")
+    assert result.steps[0].observation.split(":")[1].split()[0] in result.answer  # the temperature
+
+
+@pytest.mark.parametrize(
+    ("answer", "steps", "expected"),
+    [
+        ("Hello!", [], None),  # no tool: untouched
+        (
+            "Canberra is the capital.",
+            [Step("web_search", "capital", "[1] Canberra\nCanberra, pop 431,380.", False)],
+            None,
+        ),  # numbers in search results are incidental
+        (
+            "Canberra, founded 1913.",
+            [Step("web_search", "capital", "[1] Canberra\nCanberra is the capital.", False)],
+            "unsupported",
+        ),  # but an invented number is not let through
+        ("The result is 84.", [Step("calculator", "12*7", "84", False)], None),
+        ("I cannot do that.", [Step("teleport", "Mars", "There is no tool named 'teleport'.", True)], None),
+    ],
+)
+def test_ground_answer_rules(answer, steps, expected):
+    assert ground_answer("q", answer, steps)[1] == expected
