@@ -1,4 +1,5 @@
-"""The user's documents in the terminal: ingest with a progress bar, `/kb`, `/sources`.
+"""The user's documents in the chat: ingest with a progress bar, `/kb`, `/sources`, and the
+agent's tools (knowledge_base joins them when the current collection has documents).
 
 Shared by `python main.py ingest` and the chat's `/ingest`, so both show the same progress and
 the same report.
@@ -10,9 +11,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
     from rich.console import Console
 
     from agent_app.retrieval import IngestReport, RetrievalSettings, Source
+    from tools.settings import ToolsSettings
 
 
 def ingest_with_progress(
@@ -118,3 +121,25 @@ def show_sources(sources: Sequence[Source], console: Console) -> None:
     for source in sources:
         snippet = " ".join(source.snippet.split())[:160]
         console.print(f"[bold][{source.index}][/bold] {source.label}\n    [dim]{snippet}[/dim]", highlight=False)
+
+
+def collection_has_documents(name: str) -> bool:
+    """True when collection `name` exists and holds chunks (reads manifests only)."""
+    from agent_app.retrieval import describe_collections
+
+    return any(info.name == name and info.chunk_count for info in describe_collections())
+
+
+def agent_tools(settings: ToolsSettings, collection: str, retrieval: RetrievalSettings) -> list[BaseTool]:
+    """The configured tools, plus knowledge_base when `collection` has documents (absent
+    otherwise, not faked)."""
+    from tools import build_tools
+
+    extra = []
+    if collection_has_documents(collection):
+        from tools.knowledge_base import make_knowledge_base_tool
+
+        extra.append(make_knowledge_base_tool(collection, retrieval))
+        if "knowledge_base" not in settings.enabled:
+            settings = settings.model_copy(update={"enabled": [*settings.enabled, "knowledge_base"]})
+    return build_tools(settings, extra=extra)

@@ -149,31 +149,16 @@ class ChatSession:
         self.collection_choice = name
 
     def tools(self) -> list[Any]:
-        """The agent's tools per configuration, plus knowledge_base when the current collection
-        has documents (absent otherwise, not faked)."""
-        from tools import build_tools
+        """The agent's tools per configuration, plus knowledge_base over the current collection."""
+        from agent_app.chat.knowledge import agent_tools
 
-        tools_settings = self.settings.tools
-        extra = []
-        if self._collection_has_documents():
-            from tools.knowledge_base import make_knowledge_base_tool
-
-            extra.append(make_knowledge_base_tool(self.collection, self.settings.retrieval))
-            if "knowledge_base" not in tools_settings.enabled:
-                tools_settings = tools_settings.model_copy(
-                    update={"enabled": [*tools_settings.enabled, "knowledge_base"]}
-                )
-        return build_tools(tools_settings, extra=extra)
-
-    def _collection_has_documents(self) -> bool:
-        from agent_app.retrieval import describe_collections
-
-        return any(info.name == self.collection and info.chunk_count for info in describe_collections())
+        return agent_tools(self.settings.tools, self.collection, self.settings.retrieval)
 
     def _agent_for(self) -> Any:
         from agent_app.agent import build_agent
+        from agent_app.chat.knowledge import collection_has_documents
 
-        key = (id(self.model), self.collection, self._collection_has_documents())
+        key = (id(self.model), self.collection, collection_has_documents(self.collection))
         if key != self._agent_key:
             self._agent = build_agent(self.model, self.tools(), settings=self.settings.agent)
             self._agent_key = key
