@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from agent_app.agent.injection import quote_observation
+from agent_app.agent.checks import quote_observation
 from agent_app.agent.template import NO_TOOL, Example, ReActTemplate
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class ReActPrompt:
         return f"{head}{m.action} {action}\n{m.action_input} {action_input}\n"
 
     def observation_text(self, observation: str) -> str:
-        # Tool output is data: delimited, with its own markers defused (see agent.injection).
+        # Tool output is data: delimited, with its own markers defused (see agent.checks).
         return f"{self.markers.observation} {quote_observation(observation)}\n"
 
     def final_text(self, thought: str, answer: str) -> str:

@@ -180,8 +180,7 @@ def _checked(run: Generator[AgentEvent, None, AgentResult], question: str) -> Ge
     (`injection.guard_answer`), and an answer that ignores or contradicts the tool results is
     replaced by what the tools said (`grounding.ground_answer`). Runs without tool calls stream
     their answer untouched."""
-    from agent_app.agent.grounding import Step, ground_answer
-    from agent_app.agent.injection import guard_answer
+    from agent_app.agent.checks import Step, ground_answer, guard_answer
 
     observations: list[str] = []
     held: list[str] = []

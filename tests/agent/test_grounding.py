@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agent_app.agent import AgentSettings, build_agent
-from agent_app.agent.grounding import Step, ground_answer
+from agent_app.agent.checks import Step, ground_answer
 from agent_app.models.fake import ScriptedChatModel
 from tests.support.agent_helpers import run
 from tests.support.fake_services import FakeOpenMeteo

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_app.agent.injection import REFUSAL, guard_answer, quote_observation
+from agent_app.agent.checks import REFUSAL, guard_answer, quote_observation
 from agent_app.chat.session import ChatSession
 from agent_app.config import load_settings
 from agent_app.models.fake import ScriptedChatModel
