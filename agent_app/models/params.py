@@ -121,7 +121,7 @@ def unescape(value: str) -> str:
             except ValueError:  # beyond U+10FFFF
                 pass
         raise ConfigError(
-            f"unknown escape {match.group(0)!r} in {value!r}",
+            f"unknown escape {match.group(0)} in stop={value}",
             hint="use \\n, \\t, \\r, \\\\ or \\uXXXX (four hex digits)",
         )
 
