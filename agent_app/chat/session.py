@@ -311,6 +311,14 @@ class ChatSession:
             turn.total_s = time.perf_counter() - started
             if self.stats.last_turn is not None:
                 turn.take_stats(self.stats.last_turn)
+            if turn.finish_reason == "length" and not turn.interrupted:
+                limit = self.effective_params().max_tokens
+                turn.warnings.append(
+                    f"the answer was cut at max_tokens ({limit}): /params max_tokens={2 * limit} "
+                    "(or -p max_tokens=...) for a longer one"
+                    if limit
+                    else "the answer was cut at the model's length limit"
+                )
             turn.text = "".join(parts)
             if turn.text:
                 self._remember(

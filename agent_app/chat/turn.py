@@ -30,6 +30,8 @@ class TurnResult:
     first_token_s: float | None = None
     total_s: float = 0.0
     interrupted: bool = False
+    finish_reason: str | None = None
+    """Why the answering model stopped: "stop", "length" (cut at max_tokens), "cancelled", ..."""
     warnings: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     """What a chain produced beyond text (votes, reasoning, parsed data, ...)."""
@@ -66,6 +68,7 @@ class TurnResult:
                 "tokens_per_s": self.tokens_per_s,
             },
             "interrupted": self.interrupted,
+            "finish_reason": "cancelled" if self.interrupted else self.finish_reason,
             "warnings": self.warnings,
         }
         if self.details:
@@ -99,6 +102,10 @@ class TurnWatcher(BaseCallbackHandler):
                 meta = getattr(getattr(gen, "message", None), "response_metadata", None) or {}
                 if meta.get("prompt_trimmed"):
                     self.turn.warnings.append(_trim_warning(meta["prompt_trimmed"]))
+                # Why the model stopped ("stop", "length", ...): the last call's is the answer's.
+                reason = meta.get("finish_reason") or (gen.generation_info or {}).get("finish_reason")
+                if reason:
+                    self.turn.finish_reason = str(reason)
 
 
 def _trim_warning(trimmed: dict[str, Any]) -> str:

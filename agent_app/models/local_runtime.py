@@ -180,7 +180,11 @@ class LocalRuntime:
         shown: list[str] = []
 
         def emit(text: str) -> None:
-            visible = stop_filter.feed(text)
+            # Byte-level tokens can end inside a multi-byte character: the decoder shows that as
+            # U+FFFD. The streamer holds incomplete characters back until they complete, so a
+            # U+FFFD here is a fragment that never completed (cut at max_tokens, or bytes that
+            # are not UTF-8): it is dropped, never shown.
+            visible = stop_filter.feed(text.replace("\ufffd", ""))
             if visible:
                 shown.append(visible)
                 if on_text:
