@@ -19,6 +19,11 @@ def describe(event: dict[str, Any], level: Level = "debug") -> str | None:
         return None
     kind, phase, name = event.get("kind"), event.get("phase"), event.get("name", "?")
     duration = _duration(event.get("duration_ms"))
+    if phase == "cancelled":
+        if kind == "chain" and level != "debug" and event.get("depth", 0) > 0:
+            return None  # said once, by the outermost run
+        what = {"chat_model": "model", "llm": "model"}.get(str(kind), f"{kind} {name}")
+        return f"{what} cancelled after {duration}"
     if phase == "error":
         err = event.get("error") or {}
         if kind == "chain" and level != "debug" and event.get("depth", 0) > 0:

@@ -94,6 +94,14 @@ class EventCallbackHandler(BaseCallbackHandler):
                 fields["chunks"] = run.chunks
             self._send(run, phase, run_id, parent_run_id, fields)
 
+    def _fail(self, run_id: UUID, parent_run_id: UUID | None, error: BaseException) -> None:
+        """End a run that raised. A user's Ctrl-C, or a consumer that stopped reading, is
+        `cancelled`, not a failure: nothing went wrong."""
+        if isinstance(error, KeyboardInterrupt | GeneratorExit):
+            self._finish("cancelled", run_id, parent_run_id)
+        else:
+            self._finish("error", run_id, parent_run_id, error=_error(error))
+
     def _send(self, run: _Run, phase: str, run_id: UUID, parent_run_id: UUID | None, fields: dict[str, Any]) -> None:
         event = {
             "ts": datetime.now().astimezone().isoformat(timespec="milliseconds"),
@@ -130,7 +138,7 @@ class EventCallbackHandler(BaseCallbackHandler):
         self._finish("end", run_id, parent_run_id, outputs=self._content(outputs))
 
     def on_chain_error(self, error, *, run_id, parent_run_id=None, **kwargs: Any) -> None:
-        self._finish("error", run_id, parent_run_id, error=_error(error))
+        self._fail(run_id, parent_run_id, error)
 
     # -- models ----------------------------------------------------------------------------------
 
@@ -175,7 +183,7 @@ class EventCallbackHandler(BaseCallbackHandler):
         self._finish("end", run_id, parent_run_id, **self._response_fields(response))
 
     def on_llm_error(self, error, *, run_id, parent_run_id=None, **kwargs: Any) -> None:
-        self._finish("error", run_id, parent_run_id, error=_error(error))
+        self._fail(run_id, parent_run_id, error)
 
     def _response_fields(self, response: Any) -> dict[str, Any]:
         generation = next((g for gens in response.generations for g in gens), None)
@@ -203,7 +211,7 @@ class EventCallbackHandler(BaseCallbackHandler):
         self._finish("end", run_id, parent_run_id, output=self._content(output))
 
     def on_tool_error(self, error, *, run_id, parent_run_id=None, **kwargs: Any) -> None:
-        self._finish("error", run_id, parent_run_id, error=_error(error))
+        self._fail(run_id, parent_run_id, error)
 
     # -- retrievers ----------------------------------------------------------------------------
 
@@ -223,7 +231,7 @@ class EventCallbackHandler(BaseCallbackHandler):
         )
 
     def on_retriever_error(self, error, *, run_id, parent_run_id=None, **kwargs: Any) -> None:
-        self._finish("error", run_id, parent_run_id, error=_error(error))
+        self._fail(run_id, parent_run_id, error)
 
     # -- events of the app's own ----------------------------------------------------------------
 
