@@ -155,7 +155,7 @@ def test_piped_chat_commands_for_templates_sessions_verbose_and_stats(tmp_path):
         assert name in text
     assert "template: concise" in text
     assert "error: " in text and "nope" in text
-    assert "lang='German'" in text
+    assert "template 'concise' has no variable 'lang'" in text  # refused, not silently ignored
     assert "You said: second message" in text
     assert "last turn:" in text and "tokens in" in text
     assert "renamed to “Greetings”" in text and "Greetings" in text.split("renamed to")[1]
@@ -208,3 +208,25 @@ def test_first_run_conversion_is_detected(tmp_path, monkeypatch):
     monkeypatch.setenv("AGENT_APP_CACHE_DIR", str(tmp_path / "empty-cache"))
     assert session.models.needs_conversion()
     assert not ChatSession(load_settings(overrides={"model": "fake"})).models.needs_conversion()
+
+
+def test_undeclared_variables_are_refused_with_the_declared_ones():
+    script = "/set target German\n/template few-shot-translate\n/set target German\n/set tone polite\n/exit\n"
+    result = run_cli("--model", "fake", "--no-save", stdin=script)
+    assert result.code == 0
+    errors = [line for line in result.out.splitlines() if line.startswith("error:")]
+    assert errors[0].startswith("error: template 'default' has no variable 'target'")
+    assert "its variables: none" in errors[0]
+    assert errors[1].startswith("error: template 'few-shot-translate' has no variable 'tone'")
+    assert "its variables: target" in errors[1] and len(errors) == 2
+    bad = run_cli("--model", "fake", "--var", "target=French", "ask", "hi")
+    assert bad.code == 1 and "has no variable 'target'" in bad.err
+
+
+def test_translate_target_reaches_the_prompt():
+    session = make_session()
+    session.use_template("few-shot-translate")
+    session.set_variable("target", "German")
+    session.reply("Good night")
+    sent = "\n".join(m.text for m in session.model.calls[-1])
+    assert "You translate English to German." in sent and sent.rstrip().endswith("German:")

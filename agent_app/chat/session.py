@@ -13,7 +13,7 @@ The model itself is the `ModelHandle`'s business (lazy or background load, switc
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -83,7 +83,7 @@ class ChatSession:
         self._template: Template | None = None
         self._chain_key: tuple | None = None
         self._chain: Any = None
-        self.template  # noqa: B018 - fail now on a bad --template, not at the first question
+        check_declared(self.template, variables or {})  # fail now on a bad --template or --var
 
     # -- model --------------------------------------------------------------------------
     @property
@@ -134,8 +134,11 @@ class ChatSession:
         return template
 
     def set_variable(self, name: str, value: str) -> None:
+        """Set a variable the current template declares; any other name is an error that lists
+        the declared ones (a silently ignored `/set target German` looks like it worked)."""
         if not name.isidentifier():
             raise TemplateError(f"invalid variable name {name!r}: use letters, digits and _")
+        check_declared(self.template, [name])
         self.variables[name] = value
 
     @property
@@ -361,3 +364,15 @@ class ChatSession:
             pass
         assert self.last_turn is not None
         return self.last_turn
+
+
+def check_declared(template: Template, names: Iterable[str]) -> None:
+    """Raise `TemplateError` for a name `template` does not declare, listing the ones it does."""
+    declared = sorted(template.variables)
+    for name in names:
+        if name not in declared:
+            known = ", ".join(declared) if declared else "none"
+            raise TemplateError(
+                f"template {template.name!r} has no variable {name!r}",
+                hint=f"its variables: {known}; /templates shows each template's",
+            )
