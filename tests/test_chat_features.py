@@ -230,3 +230,26 @@ def test_translate_target_reaches_the_prompt():
     session.reply("Good night")
     sent = "\n".join(m.text for m in session.model.calls[-1])
     assert "You translate English to German." in sent and sent.rstrip().endswith("German:")
+
+
+def test_a_template_sees_only_its_own_turns_by_default():
+    session = make_session()
+    session.use_template("character")  # a Japanese persona in completion mode
+    session.reply("こんにちは")
+    session.use_template("concise")
+    session.reply("What is a cat?")
+    sent = "\n".join(m.text for m in session.model.calls[-1])
+    assert "こんにちは" not in sent and "What is a cat?" in sent
+    assert [m.text for m in session.history][0] == "こんにちは"  # the conversation is still whole
+    session.use_template("character")
+    session.reply("元気？")
+    assert len(session.memory_view()) == 4  # the character's own two turns come back
+
+
+def test_memory_scope_conversation_shares_every_turn():
+    session = make_session(memory={"scope": "conversation"})
+    session.reply("first, under default")
+    session.use_template("concise")
+    session.reply("second")
+    sent = "\n".join(m.text for m in session.model.calls[-1])
+    assert "first, under default" in sent

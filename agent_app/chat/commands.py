@@ -135,6 +135,12 @@ def _template(ui: ChatUI, arg: str) -> None:
     )
     extra = f" · needs: {', '.join(needed)} (/set NAME VALUE)" if needed else ""
     ui.info(f"template: {ui.session.template_name} — {template.description}{extra}")
+    if arg and ui.session.settings.memory.scope == "template" and ui.session.history:
+        ui.console.print(
+            "[dim]it sees only the turns made under it (the whole conversation is still saved; "
+            "memory: {scope: conversation} in the config shares every turn)[/dim]",
+            highlight=False,
+        )
 
 
 @command("set", "NAME VALUE", "set a template variable (/set NAME with no value removes it)")

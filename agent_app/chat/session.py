@@ -245,7 +245,14 @@ class ChatSession:
 
         cache = self.store.summary_cache(self.conversation.id) if (self.store and self.conversation) else None
         memory = build_memory(self.settings.memory, self.model, cache=cache)
-        return memory.select(self.history, config=config)
+        history = self.history
+        if self.settings.memory.scope == "template":
+            # Each message is tagged with the template it was made under; untagged ones (saved
+            # before the tag existed) are shared.
+            history = [
+                m for m in history if m.response_metadata.get("template", self.template_name) == self.template_name
+            ]
+        return memory.select(history, config=config)
 
     # -- turns --------------------------------------------------------------------------
     def callbacks(self, turn: TurnResult) -> list[BaseCallbackHandler]:
@@ -282,7 +289,7 @@ class ChatSession:
             chain = self._chain_for(template)
             outputs = chain.stream({**self.variables, "input": user_input, "history": history}, config=config)
         self._ensure_conversation()
-        self._remember(HumanMessage(user_input))
+        self._remember(HumanMessage(user_input, response_metadata={"template": self.template_name}))
         started = time.perf_counter()
         parts: list[str] = []
         try:
@@ -325,7 +332,14 @@ class ChatSession:
             turn.text = "".join(parts)
             if turn.text:
                 self._remember(
-                    AIMessage(turn.text, response_metadata={"model": self.model_label, "interrupted": turn.interrupted})
+                    AIMessage(
+                        turn.text,
+                        response_metadata={
+                            "model": self.model_label,
+                            "template": self.template_name,
+                            "interrupted": turn.interrupted,
+                        },
+                    )
                 )
 
     def _agent_events(

@@ -34,6 +34,11 @@ class MemorySettings(BaseModel):
         None, ge=16, description="'summary': or once the not yet summarised history passes this many tokens"
     )
     keep_recent_turns: int = Field(3, ge=0, description="'summary': the most recent turns, always kept word for word")
+    scope: Literal["template", "conversation"] = Field(
+        "template",
+        description="template: a template sees only the turns made under it (a Japanese persona's "
+        "turns do not leak into an English template); conversation: every template sees every turn",
+    )
 
     @model_validator(mode="after")
     def _summary_needs_a_trigger(self) -> MemorySettings:
