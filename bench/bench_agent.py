@@ -40,6 +40,20 @@ _FAILED = re.compile(
 )
 
 
+# A fixed small-talk history: earlier turns must not teach the agent to answer without tools.
+CHIT_CHAT = [
+    ("Hi there!", "Hello! How can I help you today?"),
+    ("What's your name?", "I'm your assistant."),
+    ("Nice to meet you.", "Nice to meet you too!"),
+]
+
+
+def chit_chat() -> list[Any]:
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    return [m for human, ai in CHIT_CHAT for m in (HumanMessage(human), AIMessage(ai))]
+
+
 def load_questions(path: Path = QUESTIONS) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     places = {
@@ -84,6 +98,9 @@ def main() -> None:
     parser.add_argument("--thoughts", action="store_true", help="let the local model write thoughts")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument(
+        "--history", action="store_true", help="ask every question after the same 3-turn chit-chat (CHIT_CHAT)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="write per-question results here")
     args = parser.parse_args()
 
@@ -119,9 +136,10 @@ def main() -> None:
         )
         agent = build_agent(model, tools, settings=settings, embeddings=None if args.no_similarity else "bundled")
         agent.invoke("warm-up: 1+1")  # loads the embeddings and warms the model; not measured
-        print(f"model {args.model}, agent {agent.mode}, {len(cases)} questions\n")
+        history = chit_chat() if args.history else []
+        print(f"model {args.model}, agent {agent.mode}, {len(cases)} questions, history: {len(history) // 2} turns\n")
         for number, case in enumerate(cases, 1):
-            result = agent.invoke(case["question"])
+            result = agent.invoke(case["question"], history)
             first = result.steps[0].tool if result.steps else "none"
             expected_calls = [s for s in result.steps if s.tool == case["tool"]]
             row = {

@@ -98,7 +98,7 @@ class ReActPrompt:
     ) -> list[BaseMessage]:
         from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-        messages: list[BaseMessage] = [SystemMessage(self.system)]
+        messages: list[BaseMessage] = [SystemMessage(self.system_with_history(history))]
         for example in examples:
             messages.append(HumanMessage(self.question_text(example.question)))
             if split and example.action != NO_TOOL:
@@ -109,7 +109,6 @@ class ReActPrompt:
                 ]
             else:
                 messages.append(AIMessage(self.example_text(example)))
-        messages += self.history_messages(history)
         messages.append(HumanMessage(self.question_text(question)))
         if split:
             for t in turns:
@@ -119,25 +118,30 @@ class ReActPrompt:
                 ]
         return messages
 
-    def history_messages(self, history: Sequence[BaseMessage]) -> list[BaseMessage]:
-        """Earlier turns in the agent's own format, so the examples' pattern is not broken."""
-        from langchain_core.messages import AIMessage, HumanMessage
+    def system_with_history(self, history: Sequence[BaseMessage]) -> str:
+        """The instructions, then earlier turns as a plain conversation transcript.
 
-        out: list[BaseMessage] = []
+        Why not as Question/Final Answer pairs after the worked examples: rendered that way, a
+        few turns of small talk looked like more examples, of answering without a tool, and the
+        small model stopped calling tools mid-conversation (measured in bench/bench_agent.py
+        --history: right tool 97% fresh, 88% after three chit-chat turns). As context before
+        the examples, the examples stay the pattern closest to the question.
+        """
+        lines = []
         for message in history:
             if message.type == "human":
-                out.append(HumanMessage(self.question_text(message.text)))
+                lines.append(f"User: {' '.join(message.text.split())}")
             elif message.type == "ai" and message.text:
-                out.append(AIMessage(self.final_text("", message.text)))
-        return out
+                lines.append(f"Assistant: {' '.join(message.text.split())}")
+        if not lines:
+            return self.system
+        transcript = "\n".join(lines)
+        return f"{self.system}\n\nThe conversation so far (context only, not examples):\n{transcript}"
 
     def completion_text(
         self, question: str, history: Sequence[BaseMessage], examples: Sequence[Example], turns: Sequence[Turn] = ()
     ) -> str:
-        blocks = [self.system]
+        blocks = [self.system_with_history(history)]
         blocks += [f"{self.question_text(e.question)}\n{self.example_text(e)}" for e in examples]
-        earlier = self.history_messages(history)
-        if earlier:
-            blocks.append("\n".join(m.text for m in earlier))
         blocks.append(f"{self.question_text(question)}\n{self.scratchpad(turns)}")
         return "\n\n".join(blocks)

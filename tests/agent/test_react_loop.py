@@ -154,7 +154,12 @@ def test_history_is_in_the_prompt(tools) -> None:
     history = [HumanMessage("My name is Ada."), AIMessage("Nice to meet you, Ada.")]
     _, _result = run(agent, "What is my name?", history=history)
     texts = [m.text for m in model.calls[0]]
-    assert "Question: My name is Ada." in texts and "Final Answer: Nice to meet you, Ada." in texts
+    # Earlier turns are context in the system message, not more Question/Final Answer examples.
+    assert texts[0].endswith(
+        "The conversation so far (context only, not examples):\nUser: My name is Ada.\n"
+        "Assistant: Nice to meet you, Ada."
+    )
+    assert "Question: My name is Ada." not in texts and "Final Answer: Nice to meet you, Ada." not in texts
     assert texts[-1] == "Question: What is my name?"
 
 
