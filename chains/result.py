@@ -36,6 +36,11 @@ class ChainResult:
     """Fix-and-retry rounds that were needed (structured)."""
     raw: str | None = None
     """The model's last raw reply, when `text` differs from it."""
+    answer_source: str | None = None
+    """Where a retrieval answer came from: "generated" (checked against the passages), "quoted"
+    (the passages' own sentences) or "not found"."""
+    match_score: float | None = None
+    """How much of the question the best passage sentence covers (0-1), for quoted answers."""
 
     def __str__(self) -> str:
         return self.text

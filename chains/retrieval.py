@@ -10,14 +10,17 @@ The output is a string that streams like the chat kind's.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.retrievers import BaseRetriever
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator, RunnableLambda
 
+from agent_app.retrieval.answering import ANSWERABLE_THRESHOLD, extractive_answer, is_supported, with_citation
 from agent_app.templates.schema import RetrievalChain
 from chains.context import ChainContext
+from chains.result import ChainResult
 
 
 def build_retrieval(ctx: ChainContext) -> Runnable:
@@ -38,15 +41,67 @@ def build_retrieval(ctx: ChainContext) -> Runnable:
         documents = retriever.invoke(variables["input"], config=config)
         return {**variables, "documents": documents, "context": format_context(documents)}
 
-    def respond(variables: dict[str, Any]) -> Runnable | str:
-        # A returned runnable is run (and streamed) by RunnableLambda with the same input.
-        return answer if variables["documents"] else options.no_context_answer
+    style = options.answer_style or ("auto" if _is_local(ctx.model) else "generative")
+
+    def respond(variables: dict[str, Any], config: RunnableConfig) -> Runnable | str | ChainResult:
+        documents = variables["documents"]
+        if not documents:
+            return options.no_context_answer
+        passages = [doc.page_content for doc in documents]
+        if style == "extractive":
+            return _extractive(variables["input"], documents, passages, options)
+        if style == "generative":
+            # A returned runnable is run (and streamed) by RunnableLambda with the same input.
+
+            def cite(chunks: Iterator[str]) -> Iterator[str]:
+                yield from _cited(chunks, passages)
+
+            return answer | RunnableGenerator(cite, name="cite")
+        generated = answer.invoke(variables, config=config)
+        if is_supported(generated, passages):
+            return ChainResult(
+                with_citation(generated.strip(), passages), kind="retrieval", answer_source="generated", raw=generated
+            )
+        return _extractive(variables["input"], documents, passages, options, raw=generated)
 
     return (
         RunnableLambda(ctx.prompt.variables, name="variables")
         | RunnableLambda(retrieve, name="retrieve")
         | RunnableLambda(respond, name="answer")
     )
+
+
+def _is_local(model: Any) -> bool:
+    """The bundled-model path (our local chat or completion model), where `auto` is the default."""
+    target = getattr(model, "bound", model)
+    return type(target).__name__ in {"LocalChatModel", "LocalCompletionModel"}
+
+
+def _cited(chunks: Iterator[str], passages: list[str]) -> Iterator[str]:
+    """Stream the answer; at its end add the [n] of the best-supporting passage if none was cited."""
+    parts = []
+    for chunk in chunks:
+        parts.append(chunk)
+        yield chunk
+    text = "".join(parts)
+    cited = with_citation(text, passages)
+    if cited != text.rstrip():
+        yield cited[len(text.rstrip()) :]
+
+
+def _extractive(
+    question: str, documents: list[Any], passages: list[str], options: RetrievalChain, raw: str | None = None
+) -> ChainResult:
+    """The passages' own best sentences, quoted and cited; or a plain "not in your documents"
+    with the closest source when no sentence answers the question."""
+    from agent_app.retrieval import sources_from_documents
+
+    quoted, score = extractive_answer(question, passages)
+    if not quoted or score < ANSWERABLE_THRESHOLD:
+        closest = sources_from_documents(documents)[0]
+        text = f"{options.unsupported_answer} The closest passage is [1] {closest.label}."
+        return ChainResult(text, kind="retrieval", answer_source="not found", raw=raw, match_score=round(score, 3))
+    return ChainResult(quoted, kind="retrieval", answer_source="quoted", raw=raw, match_score=round(score, 3))
 
 
 def _open(options: RetrievalChain) -> BaseRetriever:

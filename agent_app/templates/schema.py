@@ -312,6 +312,18 @@ class RetrievalChain(BaseModel):
     no_context_answer: str = Field(
         DEFAULT_NO_CONTEXT_ANSWER, min_length=1, description="the reply when nothing is found (no model call)"
     )
+    answer_style: Literal["auto", "generative", "extractive"] | None = Field(
+        None,
+        description="generative: the model answers, a missing citation is added; extractive: the "
+        "passages' best sentences, quoted with [n], no model call; auto: generate, and quote "
+        "instead when the answer is not supported by the passages. Default: auto on the local "
+        "model, generative elsewhere",
+    )
+    unsupported_answer: str = Field(
+        "Your documents do not seem to contain this.",
+        min_length=1,
+        description="said when no retrieved sentence answers the question (extractive and auto)",
+    )
 
     @field_validator("collection")
     @classmethod
