@@ -321,7 +321,9 @@ class ChatSession:
             turn.total_s = time.perf_counter() - started
             if self.stats.last_turn is not None:
                 turn.take_stats(self.stats.last_turn)
-            if turn.finish_reason == "length" and not turn.interrupted:
+            # (A quoted RAG answer is not the cut generation: nothing to warn about then.)
+            quoted = turn.details.get("answer_source") in {"quoted", "not found"}
+            if turn.finish_reason == "length" and not turn.interrupted and not quoted:
                 limit = self.effective_params().max_tokens
                 turn.warnings.append(
                     f"the answer was cut at max_tokens ({limit}): /params max_tokens={2 * limit} "

@@ -123,3 +123,13 @@ def test_local_model_rag_falls_back_to_the_passage(docs, local_chat_model):
     assert "[" in turn.text
     if turn.details["answer_source"] == "quoted":
         assert "Kari Nordmann" in turn.text
+
+
+def test_no_cut_warning_when_the_quoted_passage_is_shown(docs, tmp_path):
+    from langchain_core.messages import AIMessage
+
+    long_wrong = AIMessage("Steve Jobs designed it in 2005.", response_metadata={"finish_reason": "length"})
+    session, _ = _session(tmp_path, "auto", [long_wrong])
+    turn = session.reply("Who designed the Zorblax engine?")
+    assert turn.details["answer_source"] == "quoted"
+    assert not any("cut at max_tokens" in w for w in turn.warnings)
