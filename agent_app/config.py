@@ -67,8 +67,9 @@ def load_settings(
     explicit = config_path is not None
     path = Path(config_path).expanduser() if config_path is not None else default_config_path()
     data: dict[str, Any] = {}
+    text: str | None = None
     if path.is_file():
-        data = _read_yaml(path)
+        data, text = _read_yaml(path)
     elif explicit and path.is_dir():
         raise ConfigError(f"--config {path} is a folder", hint="give the YAML file itself, e.g. config.yaml")
     elif explicit:
@@ -78,11 +79,12 @@ def load_settings(
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        where = f" in {path}" if path.is_file() else ""
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
-        raise ConfigError(f"invalid configuration{where}: {loc}: {msg}") from None
+        from agent_app.yamlfile import line_of, validation_message
+
+        # Name the file (and line) only when the bad key is in it, not in the environment or flags.
+        in_file = text is not None and line_of(text, tuple(exc.errors()[0]["loc"])) is not None
+        source = f"invalid configuration in {path}" if in_file else "invalid configuration"
+        raise ConfigError(validation_message(exc, source, text if in_file else None)) from None
     from agent_app.monitoring.redact import register_secret
 
     if settings.openai_api_key is not None:
@@ -90,18 +92,18 @@ def load_settings(
     return settings
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    from agent_app.yamlfile import YAMLProblem, read_yaml
+def _read_yaml(path: Path) -> tuple[dict[str, Any], str]:
+    from agent_app.yamlfile import YAMLProblem, read_yaml_text
 
     try:
-        loaded = read_yaml(path)
+        loaded, text = read_yaml_text(path)
     except YAMLProblem as exc:
         raise ConfigError(f"configuration file {exc.where(path)}: {exc.problem}") from None
     if loaded is None:
-        return {}
+        return {}, text
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path} must hold a mapping of settings, not {type(loaded).__name__}")
-    return loaded
+    return loaded, text
 
 
 def _from_environ(environ: dict[str, str]) -> dict[str, Any]:

@@ -9,10 +9,12 @@ file that uses one is refused with its line, before any expansion can happen.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 MAX_YAML_BYTES = 1024 * 1024
 """Bigger files are refused: every YAML file the app reads is a page or two of text."""
@@ -57,6 +59,11 @@ def parse_yaml(text: str) -> Any:
 
 def read_yaml(path: Path) -> Any:
     """Read and parse a UTF-8 YAML file. Raises `YAMLProblem` (unreadable, not UTF-8, bad YAML)."""
+    return read_yaml_text(path)[0]
+
+
+def read_yaml_text(path: Path) -> tuple[Any, str]:
+    """The parsed data and the text (for `line_of`) of a UTF-8 YAML file. Raises `YAMLProblem`."""
     try:
         if path.is_dir():
             raise YAMLProblem("is a folder, not a file")
@@ -70,4 +77,51 @@ def read_yaml(path: Path) -> Any:
         raise YAMLProblem("not found") from None
     except OSError as exc:
         raise YAMLProblem(f"cannot read it ({exc.strerror or exc})") from None
-    return parse_yaml(text)
+    return parse_yaml(text), text
+
+
+def line_of(text: str, loc: Sequence[str | int]) -> int | None:
+    """1-based line of the YAML node at `loc`, as deep as the path can be followed; None when
+    not even its first key is in the text.
+
+    Parts that are not in the document (pydantic's union tags, missing keys) are skipped, so the
+    line points at the closest existing parent.
+    """
+    try:
+        node: Any = yaml.compose(text, Loader=_NoAliasLoader)
+    except yaml.YAMLError:
+        return None
+    if node is None:
+        return None
+    line: int | None = None
+    for depth, part in enumerate(loc):
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if key_node.value == str(part):
+                    line, child = key_node.start_mark.line + 1, value_node
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+            line = child.start_mark.line + 1
+        if child is None and depth == 0:
+            return None
+        if child is not None:
+            node = child
+    return line
+
+
+def validation_message(exc: ValidationError, source: str | Path, text: str | None = None) -> str:
+    """`source line N (field): message` for the first error of a pydantic validation."""
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    if err["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif err["type"] == "missing":
+        message = "required key is missing"
+    else:
+        message = " ".join(str(err["msg"]).removeprefix("Value error, ").split())
+    line = line_of(text, loc) if text is not None else None
+    where = f"{source} line {line}" if line else str(source)
+    field = ".".join(str(p) for p in loc)
+    return f"{where} ({field}): {message}" if field else f"{where}: {message}"

@@ -41,7 +41,7 @@ def test_openai_variables_and_redaction(monkeypatch):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("modle: local\n", "modle: unknown setting"),
+        ("modle: local\n", "line 1 (modle): unknown key"),
         ("threads: many\n", "threads"),
         ("params: {temperature: 9}\n", "temperature"),
         ("model: local\n\tbad: tab\n", "line 2"),
@@ -139,3 +139,14 @@ def test_stop_filter_matches_cut_for_any_chunking(text, cuts, stop):
     f = StopStringFilter(stop)
     shown = "".join(f.feed(text[a:b]) for a, b in itertools.pairwise(bounds)) + f.flush()
     assert shown == cut_at_stop(text, stop)[0]
+
+
+def test_config_errors_name_the_line_only_when_the_key_is_in_the_file(tmp_path):
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("model: local\nparams:\n  temperature: hot\n")
+    with pytest.raises(ConfigError, match=r"config.yaml line 3 \(params.temperature\): Input should be a valid number"):
+        load_settings(cfg, environ={})
+    cfg.write_text("model: local\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg, environ={"AGENT_APP_THREADS": "x"})
+    assert str(info.value).startswith("invalid configuration (threads):") and "config.yaml" not in str(info.value)

@@ -92,10 +92,10 @@ def load_react_template(name_or_path: str = "react") -> ReActTemplate:
 
 @lru_cache(maxsize=8)
 def _load(path: Path, _stamp: int) -> ReActTemplate:
-    from agent_app.yamlfile import YAMLProblem, read_yaml
+    from agent_app.yamlfile import YAMLProblem, read_yaml_text, validation_message
 
     try:
-        data = read_yaml(path)
+        data, text = read_yaml_text(path)
     except YAMLProblem as exc:
         raise TemplateError(f"{exc.where(path)}: cannot read the agent template: {exc.problem}") from None
     if not isinstance(data, dict):
@@ -103,6 +103,4 @@ def _load(path: Path, _stamp: int) -> ReActTemplate:
     try:
         return ReActTemplate.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise TemplateError(f"{path} ({where}): {err['msg']}") from None
+        raise TemplateError(validation_message(exc, path, text)) from None

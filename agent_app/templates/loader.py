@@ -1,4 +1,4 @@
-"""Reading one template file: `yaml.safe_load`, then the pydantic `Template`.
+"""Reading one template file: the app's YAML reader (`agent_app.yamlfile`), then the pydantic `Template`.
 
 Every failure becomes a `TemplateError` with one line naming the file and the line and field:
 
@@ -12,14 +12,12 @@ validated data (see `prompt_builder`), so a template can never name a file or a 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from agent_app.errors import TemplateError
 from agent_app.templates.schema import Template, TemplateProblem
-from agent_app.yamlfile import YAMLProblem, parse_yaml
+from agent_app.yamlfile import YAMLProblem, line_of, parse_yaml
 
 MAX_TEMPLATE_BYTES = 256 * 1024
 """Larger files are refused: a template is a page of text, and YAML aliases can blow up."""
@@ -105,37 +103,8 @@ def _without_union_tags(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
 
 
 def _line_suffix(text: str, loc: tuple[str | int, ...]) -> str:
-    line = _line_of(text, loc)
+    line = line_of(text, loc) if loc else line_of(text, ())
     return f" line {line}" if line else ""
-
-
-def _line_of(text: str, loc: tuple[str | int, ...]) -> int | None:
-    """1-based line of the YAML node at `loc`, as deep as the path can be followed.
-
-    Parts that are not in the document (pydantic's union tags such as `self-consistency`,
-    missing keys) are skipped, so the line points at the closest existing parent.
-    """
-    try:
-        node: Any = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return None
-    if node is None:
-        return None
-    line = node.start_mark.line + 1
-    for part in loc:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                if key_node.value == str(part):
-                    line = key_node.start_mark.line + 1
-                    child = value_node
-                    break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            child = node.value[part]
-            line = child.start_mark.line + 1
-        if child is not None:
-            node = child
-    return line
 
 
 def _one_line(message: str) -> str:

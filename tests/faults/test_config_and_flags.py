@@ -31,7 +31,7 @@ def _file(tmp_path: Path, name: str, content: str | bytes) -> Path:
     ("content", "fragments"),
     [
         pytest.param("model: [1\n", ["line 2"], id="yaml-syntax"),
-        pytest.param("nosuch: 1\n", ["nosuch", "unknown setting"], id="unknown-key"),
+        pytest.param("nosuch: 1\n", ["line 1 (nosuch): unknown key"], id="unknown-key"),
         pytest.param(ALIAS_BOMB, ["line 2", "aliases"], id="alias-bomb"),
         pytest.param("- just\n- a list\n", ["mapping"], id="not-a-mapping"),
         pytest.param(b"model: \xff\xfe\n", ["not UTF-8"], id="not-utf8"),
