@@ -58,6 +58,17 @@ class ChainContext:
         reply = runnable.invoke(prompt, config=config)
         return reply.text if isinstance(reply, BaseMessage) else str(reply)
 
+    @staticmethod
+    def progress(config: RunnableConfig | None, text: str) -> None:
+        """Tell the chat what a multi-call chain is doing ("sample 3/5"), as a `progress`
+        custom event: the REPL shows it beside its spinner; nothing else listens."""
+        import contextlib
+
+        from langchain_core.callbacks.manager import dispatch_custom_event
+
+        with contextlib.suppress(RuntimeError):  # called outside a run (direct use): nobody to tell
+            dispatch_custom_event("progress", {"text": text}, config=config)
+
     def finish(self, text: str, *, parse: str | None = None, **fields: Any) -> ChainResult:
         """A `ChainResult` for `text`, with the output format parsed from `parse` (default `text`)."""
         data = None

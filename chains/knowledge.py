@@ -16,7 +16,9 @@ def build_generate_knowledge(ctx: ChainContext) -> Runnable:
 
     def run(values: dict[str, Any], config: RunnableConfig) -> ChainResult:
         variables = ctx.prompt.variables(values)
+        ctx.progress(config, "step 1/2: knowledge")
         knowledge = ctx.call(ctx.prompt.single(spec.knowledge_prompt, variables), config).strip()
+        ctx.progress(config, "step 2/2: answer")
         answer = ctx.call(ctx.prompt.render({**variables, "knowledge": knowledge}), config).strip()
         shown = f"Knowledge:\n{knowledge}\n\nAnswer:\n{answer}" if spec.show_knowledge else answer
         return ctx.finish(shown, parse=answer, answer=answer, knowledge=knowledge)

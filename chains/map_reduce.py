@@ -44,7 +44,11 @@ def build_map_reduce(ctx: ChainContext) -> Runnable:
         parts = split_text(variables["input"], spec.chunk_size, spec.chunk_overlap)
         if not parts:
             return ChainResult(text="(nothing to summarize: the input is empty)", kind="map-reduce", parts=[])
-        summaries = [summarise(spec.map_prompt, {**variables, "text": part}, config) for part in parts]
+        summaries = []
+        for number, part in enumerate(parts, 1):
+            ctx.progress(config, f"part {number}/{len(parts)}")
+            summaries.append(summarise(spec.map_prompt, {**variables, "text": part}, config))
+        ctx.progress(config, "combining the parts")
         if len(summaries) == 1:
             final = summaries[0]  # the text fitted into one part: nothing to combine
         else:

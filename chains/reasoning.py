@@ -65,6 +65,7 @@ def build_self_consistency(ctx: ChainContext) -> Runnable:
         samples: list[str] = []
         answers: list[str] = []
         for i in range(spec.samples):
+            ctx.progress(config, f"sample {i + 1}/{spec.samples}")
             overrides: dict[str, Any] = {"temperature": spec.temperature}
             if ctx.params.seed is not None:
                 overrides["seed"] = ctx.params.seed + i  # one seed for all would repeat one sample

@@ -17,7 +17,8 @@ def build_sequential(ctx: ChainContext) -> Runnable:
     def run(values: dict[str, Any], config: RunnableConfig) -> ChainResult:
         variables = ctx.prompt.variables(values)
         outputs: dict[str, str] = {}
-        for step in spec.steps:
+        for number, step in enumerate(spec.steps, 1):
+            ctx.progress(config, f"step {number}/{len(spec.steps)}: {step.name}")
             overrides = step.params.invoke_kwargs() if step.params is not None else {}
             output = ctx.call(ctx.prompt.single(step.prompt, variables), config, **overrides).strip()
             outputs[step.name] = output

@@ -253,3 +253,17 @@ def test_memory_scope_conversation_shares_every_turn():
     session.reply("second")
     sent = "\n".join(m.text for m in session.model.calls[-1])
     assert "first, under default" in sent
+
+
+def test_multi_call_chains_report_their_progress():
+    session = make_session()
+    seen: list[str] = []
+    session.on_progress = seen.append
+    session.use_template("self-consistency")
+    session.reply("A shop sells 3 pens for 4 dollars. How much do 6 pens cost?")
+    samples = [s for s in seen if s.startswith("sample ")]
+    assert samples and samples[0] == "sample 1/5" and samples[-1] == f"sample {len(samples)}/{len(samples)}"
+    seen.clear()
+    session.use_template("explain-steps")
+    session.reply("Why is the sky blue?")
+    assert seen and seen[0].startswith("step 1/") and all(s.startswith("step ") for s in seen)

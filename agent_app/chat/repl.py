@@ -161,6 +161,7 @@ class ChatUI:
         calls: list[str] = []
         lines: list[str] = []
         waiting = Waiting(self.session.model_label)
+        self.session.on_progress = waiting.set_detail
 
         def view(final: bool = False) -> Group:
             if not lines and not text and not final:
@@ -204,9 +205,14 @@ class Waiting:
         from rich.spinner import Spinner
 
         self.label = label
+        self.detail = ""
         self._clock = time.monotonic
         self._started = self._clock()
         self._spinner = Spinner("dots", style="dim")
+
+    def set_detail(self, text: str) -> None:
+        """What the chain is doing now ("sample 3/5"), shown after the seconds."""
+        self.detail = text
 
     def __rich__(self):
         from rich.text import Text
@@ -214,5 +220,6 @@ class Waiting:
         waited = self._clock() - self._started
         remote = not self.label.startswith(("local", "fake"))
         hint = " · gives up after request_timeout" if remote and waited >= 10 else ""
-        self._spinner.text = Text(f"waiting for {self.label} ({waited:.0f} s){hint}", style="dim")
+        detail = f" · {self.detail}" if self.detail else ""
+        self._spinner.text = Text(f"waiting for {self.label} ({waited:.0f} s){detail}{hint}", style="dim")
         return self._spinner

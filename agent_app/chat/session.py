@@ -78,6 +78,8 @@ class ChatSession:
         """Usage and timings of every turn: the one count behind `ask --json` and `/stats`."""
         self.history: list[BaseMessage] = []
         self.last_turn: TurnResult | None = None
+        self.on_progress: Callable[[str], None] | None = None
+        """Called with what a multi-call chain is doing ("sample 3/5"): the REPL's spinner."""
         self.notices: list[str] = []
         """One-line warnings produced outside a turn's stream (broken template edit, ...)."""
         self._template: Template | None = None
@@ -257,7 +259,7 @@ class ChatSession:
     # -- turns --------------------------------------------------------------------------
     def callbacks(self, turn: TurnResult) -> list[BaseCallbackHandler]:
         self.stats.begin_turn()
-        handlers: list[BaseCallbackHandler] = [TurnWatcher(turn)]
+        handlers: list[BaseCallbackHandler] = [TurnWatcher(turn, self.on_progress)]
         handlers += self.monitoring.callbacks if self.monitoring else [self.stats]
         return handlers
 

@@ -8,6 +8,7 @@ so `ask --json` and `/stats` can never disagree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -86,10 +87,17 @@ def _round(value: float | None) -> float | None:
 
 class TurnWatcher(BaseCallbackHandler):
     """Collects what a turn's callbacks tell beyond usage: retrieved sources, context-trim
-    warnings. (Usage and timings have one path: `monitoring.stats.StatsCallback`.)"""
+    warnings, why the model stopped, chain progress. (Usage and timings have one path:
+    `monitoring.stats.StatsCallback`.)"""
 
-    def __init__(self, turn: TurnResult) -> None:
+    def __init__(self, turn: TurnResult, on_progress: Callable[[str], None] | None = None) -> None:
         self.turn = turn
+        self.on_progress = on_progress
+        """Told what a multi-call chain is doing ("sample 3/5"), for the chat's spinner."""
+
+    def on_custom_event(self, name: str, data: Any, **kwargs: Any) -> None:
+        if name == "progress" and isinstance(data, dict) and self.on_progress is not None:
+            self.on_progress(str(data.get("text", "")))
 
     def on_retriever_end(self, documents: Any, **kwargs: Any) -> None:
         from agent_app.retrieval import sources_from_documents
