@@ -140,6 +140,36 @@ def test_terminal_chat_with_real_model_ctrl_c_and_exit():
 
 
 @pytest.mark.real_model
+def test_text_typed_while_an_answer_streams_is_not_echoed_and_not_lost():
+    pexpect = pytest.importorskip("pexpect")
+    env = {**os.environ, "TERM": "xterm"}
+    child = pexpect.spawn(
+        sys.executable,
+        ["main.py", "--threads", "2", "--no-save", "-p", "max_tokens=120", "-p", "temperature=0"],
+        cwd=str(REPO),
+        env=env,
+        encoding="utf-8",
+        timeout=90,
+        dimensions=(40, 100),
+    )
+    try:
+        child.expect("›")
+        child.sendline("Write a long story about a brave knight and a dragon.")
+        child.expect("● local/SmolLM2")  # the answer is streaming now
+        child.send("/stats")  # typed while the answer streams, no Enter yet
+        child.expect("›", timeout=120)  # the answer ended and the next prompt is up
+        before = child.before
+        child.sendline("")  # Enter: the typed text was kept for the prompt and runs now
+        child.expect("last turn:")  # /stats ran
+        child.sendline("/exit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert "/stats" not in before  # not echoed into the answer
+    assert child.exitstatus == 0
+
+
+@pytest.mark.real_model
 def test_first_run_converts_in_the_foreground_then_prompts(tmp_path):
     pexpect = pytest.importorskip("pexpect")
     env = {**os.environ, "TERM": "xterm", "AGENT_APP_CACHE_DIR": str(tmp_path / "fresh-cache")}

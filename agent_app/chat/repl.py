@@ -7,6 +7,8 @@ the chat reads lines from stdin and streams plain text, so it behaves the same e
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from agent_app.chat import commands
@@ -133,7 +135,8 @@ class ChatUI:
             stream = self.session.stream_reply(text)
             try:
                 if self.interactive:
-                    self._render_live(stream)
+                    with _typed_text_kept_quiet():
+                        self._render_live(stream)
                 else:
                     self._render_plain(stream)
             finally:
@@ -223,3 +226,28 @@ class Waiting:
         detail = f" · {self.detail}" if self.detail else ""
         self._spinner.text = Text(f"waiting for {self.label} ({waited:.0f} s){detail}{hint}", style="dim")
         return self._spinner
+
+
+@contextmanager
+def _typed_text_kept_quiet() -> Iterator[None]:
+    """While an answer streams, what the user types is not echoed into it. The terminal's echo
+    is switched off (Ctrl-C still works); the typed text stays in the terminal's buffer, and the
+    next prompt reads it, so nothing is lost."""
+    try:
+        import termios
+    except ImportError:  # Windows: nothing to do
+        yield
+        return
+    try:
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+    except (OSError, ValueError, termios.error):  # not a terminal (pipes, tests)
+        yield
+        return
+    quiet = termios.tcgetattr(fd)
+    quiet[3] &= ~termios.ECHO  # local flags
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
