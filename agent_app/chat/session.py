@@ -13,7 +13,7 @@ The model itself is the `ModelHandle`'s business (lazy or background load, switc
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -24,6 +24,7 @@ from agent_app.models.factory import parse_model_spec
 from agent_app.models.handle import ModelHandle
 from agent_app.models.params import GenerationParams
 from agent_app.monitoring.stats import StatsCallback
+from agent_app.templates.variables import check_declared
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -323,16 +324,7 @@ class ChatSession:
             turn.total_s = time.perf_counter() - started
             if self.stats.last_turn is not None:
                 turn.take_stats(self.stats.last_turn)
-            # (A quoted RAG answer is not the cut generation: nothing to warn about then.)
-            quoted = turn.details.get("answer_source") in {"quoted", "not found"}
-            if turn.finish_reason == "length" and not turn.interrupted and not quoted:
-                limit = self.effective_params().max_tokens
-                turn.warnings.append(
-                    f"the answer was cut at max_tokens ({limit}): /params max_tokens={2 * limit} "
-                    "(or -p max_tokens=...) for a longer one"
-                    if limit
-                    else "the answer was cut at the model's length limit"
-                )
+            turn.note_truncation(self.effective_params().max_tokens)
             turn.text = "".join(parts)
             if turn.text:
                 self._remember(
@@ -359,22 +351,7 @@ class ChatSession:
             elif isinstance(event, ToolCall | Observation):
                 yield event
             elif isinstance(event, Finished):
-                result = event.result
-                turn.steps = list(result.steps)
-                turn.details.update(agent_mode=result.mode, forced_final_answer=result.forced)
-                if result.answer_replaced == "unsupported":
-                    turn.details["answer_replaced"] = result.answer_replaced
-                    turn.warnings.append(
-                        "the model's answer did not match the tool results; the answer shown is what the tool returned"
-                    )
-                elif result.answer_replaced:
-                    turn.details["answer_replaced"] = result.answer_replaced
-                if result.injection_blocked:
-                    turn.details["injection_blocked"] = True
-                    turn.warnings.append(
-                        "a tool result held instructions aimed at the assistant; "
-                        "they were ignored and kept out of the answer"
-                    )
+                turn.take_agent_result(event.result)
 
     def reply(self, user_input: str) -> TurnResult:
         """Answer without a consumer for the stream (timings are still measured)."""
@@ -382,15 +359,3 @@ class ChatSession:
             pass
         assert self.last_turn is not None
         return self.last_turn
-
-
-def check_declared(template: Template, names: Iterable[str]) -> None:
-    """Raise `TemplateError` for a name `template` does not declare, listing the ones it does."""
-    declared = sorted(template.variables)
-    for name in names:
-        if name not in declared:
-            known = ", ".join(declared) if declared else "none"
-            raise TemplateError(
-                f"template {template.name!r} has no variable {name!r}",
-                hint=f"its variables: {known}; /templates shows each template's",
-            )

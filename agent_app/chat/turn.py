@@ -47,6 +47,35 @@ class TurnResult:
         self.model_calls = len(stats.calls)
         stats.seconds, stats.ttft_seconds = self.total_s, self.first_token_s
 
+    def take_agent_result(self, result: Any) -> None:
+        """Record an agent run (`agent.AgentResult`): its steps, and what the answer checks did."""
+        self.steps = list(result.steps)
+        self.details.update(agent_mode=result.mode, forced_final_answer=result.forced)
+        if result.answer_replaced:
+            self.details["answer_replaced"] = result.answer_replaced
+        if result.answer_replaced == "unsupported":
+            self.warnings.append(
+                "the model's answer did not match the tool results; the answer shown is what the tool returned"
+            )
+        if result.injection_blocked:
+            self.details["injection_blocked"] = True
+            self.warnings.append(
+                "a tool result held instructions aimed at the assistant; they were ignored and kept out of the answer"
+            )
+
+    def note_truncation(self, max_tokens: int | None) -> None:
+        """Warn, with the fix, when the answer shown was cut at the length limit. (A quoted RAG
+        answer is not the cut generation: nothing to warn about then.)"""
+        quoted = self.details.get("answer_source") in {"quoted", "not found"}
+        if self.finish_reason != "length" or self.interrupted or quoted:
+            return
+        self.warnings.append(
+            f"the answer was cut at max_tokens ({max_tokens}): /params max_tokens={2 * max_tokens} "
+            "(or -p max_tokens=...) for a longer one"
+            if max_tokens
+            else "the answer was cut at the model's length limit"
+        )
+
     @property
     def tokens_per_s(self) -> float | None:
         gen_time = self.total_s - (self.first_token_s or 0.0)

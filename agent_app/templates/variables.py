@@ -1,4 +1,4 @@
-"""Finding the `{variables}` in template text.
+"""Finding the `{variables}` in template text, and checking the ones a user sets.
 
 Template text uses Python format syntax, as LangChain's f-string prompts do: `{name}` is a
 variable and `{{`/`}}` are literal braces. Only plain names are allowed: `{a.b}`, `{a[0]}`,
@@ -8,6 +8,21 @@ variable and `{{`/`}}` are literal braces. Only plain names are allowed: `{a.b}`
 from __future__ import annotations
 
 import string
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from agent_app.errors import TemplateError
+
+
+class Declares(Protocol):
+    """What `check_declared` needs of a template (a protocol: the schema imports this module)."""
+
+    @property
+    def name(self) -> str | None: ...
+
+    @property
+    def variables(self) -> Mapping[str, Any]: ...
+
 
 _FORMATTER = string.Formatter()
 
@@ -33,3 +48,16 @@ def variables_in(text: str) -> list[str]:
         if field not in names:
             names.append(field)
     return names
+
+
+def check_declared(template: Declares, names: Iterable[str]) -> None:
+    """Raise `TemplateError` for a name `template` does not declare, listing the ones it does
+    (a silently ignored `/set target German` looks like it worked)."""
+    declared = sorted(template.variables)
+    for name in names:
+        if name not in declared:
+            known = ", ".join(declared) if declared else "none"
+            raise TemplateError(
+                f"template {template.name!r} has no variable {name!r}",
+                hint=f"its variables: {known}; /templates shows each template's",
+            )
