@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import run_cli, run_main
+from tests.support.cli import run_cli, run_main, spawn_chat
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -113,16 +112,7 @@ def test_ask_errors_are_one_line_and_non_zero(args, message):
 def test_terminal_chat_with_real_model_ctrl_c_and_exit():
     """A real pseudo-terminal: prompt_toolkit input, streamed answer, Ctrl-C mid-answer, exit."""
     pexpect = pytest.importorskip("pexpect")
-    env = {**os.environ, "TERM": "xterm", "COLUMNS": "100", "LINES": "40"}
-    child = pexpect.spawn(
-        sys.executable,
-        ["main.py", "--threads", "2", "-p", "max_tokens=300", "-p", "temperature=0"],
-        cwd=str(REPO),
-        env=env,
-        encoding="utf-8",
-        timeout=90,
-        dimensions=(40, 100),
-    )
+    child = spawn_chat("--threads", "2", "-p", "max_tokens=300", "-p", "temperature=0")
     try:
         child.expect("›")
         child.sendline("Write a long story about a brave knight and a dragon.")
@@ -142,16 +132,7 @@ def test_terminal_chat_with_real_model_ctrl_c_and_exit():
 @pytest.mark.real_model
 def test_text_typed_while_an_answer_streams_is_not_echoed_and_not_lost():
     pexpect = pytest.importorskip("pexpect")
-    env = {**os.environ, "TERM": "xterm"}
-    child = pexpect.spawn(
-        sys.executable,
-        ["main.py", "--threads", "2", "--no-save", "-p", "max_tokens=120", "-p", "temperature=0"],
-        cwd=str(REPO),
-        env=env,
-        encoding="utf-8",
-        timeout=90,
-        dimensions=(40, 100),
-    )
+    child = spawn_chat("--threads", "2", "--no-save", "-p", "max_tokens=120", "-p", "temperature=0")
     try:
         child.expect("›")
         child.sendline("Write a long story about a brave knight and a dragon.")
@@ -172,16 +153,7 @@ def test_text_typed_while_an_answer_streams_is_not_echoed_and_not_lost():
 @pytest.mark.real_model
 def test_first_run_converts_in_the_foreground_then_prompts(tmp_path):
     pexpect = pytest.importorskip("pexpect")
-    env = {**os.environ, "TERM": "xterm", "AGENT_APP_CACHE_DIR": str(tmp_path / "fresh-cache")}
-    child = pexpect.spawn(
-        sys.executable,
-        ["main.py", "--threads", "2"],
-        cwd=str(REPO),
-        env=env,
-        encoding="utf-8",
-        timeout=120,
-        dimensions=(40, 100),
-    )
+    child = spawn_chat("--threads", "2", timeout=120, env={"AGENT_APP_CACHE_DIR": str(tmp_path / "fresh-cache")})
     try:
         child.expect("First run: converting the bundled model once")
         child.expect("›")  # the prompt comes after the conversion

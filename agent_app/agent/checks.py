@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import Protocol
 
 from tools.failure import is_failure
 
@@ -124,14 +124,21 @@ _SOURCES = {
 }
 
 
-@dataclass(frozen=True)
-class Step:
-    """What the check needs of one agent step."""
+class Step(Protocol):
+    """What the check needs of one agent step (`run.AgentStep` has it; a protocol, because `run`
+    imports this module)."""
 
-    tool: str
-    input: str
-    observation: str
-    error: bool
+    @property
+    def tool(self) -> str: ...
+
+    @property
+    def input(self) -> str: ...
+
+    @property
+    def observation(self) -> str: ...
+
+    @property
+    def error(self) -> bool: ...
 
 
 def ground_answer(question: str, answer: str, steps: Sequence[Step]) -> tuple[str, str | None]:

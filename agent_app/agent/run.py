@@ -180,7 +180,7 @@ def _checked(run: Generator[AgentEvent, None, AgentResult], question: str) -> Ge
     (`injection.guard_answer`), and an answer that ignores or contradicts the tool results is
     replaced by what the tools said (`grounding.ground_answer`). Runs without tool calls stream
     their answer untouched."""
-    from agent_app.agent.checks import Step, ground_answer, guard_answer
+    from agent_app.agent.checks import ground_answer, guard_answer
 
     observations: list[str] = []
     held: list[str] = []
@@ -199,8 +199,7 @@ def _checked(run: Generator[AgentEvent, None, AgentResult], question: str) -> Ge
     if not observations:
         return result
     answer, blocked = guard_answer(result.answer, observations)
-    steps = [Step(s.tool, s.input, s.observation, s.error) for s in result.steps]
-    answer, replaced = ground_answer(question, answer, steps)
+    answer, replaced = ground_answer(question, answer, result.steps)
     # Tokens streamed before the first observation were already shown; the answer itself only
     # starts after the last observation, so all of it was held.
     text = answer if (blocked or replaced) else "".join(held)

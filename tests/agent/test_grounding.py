@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from agent_app.agent import AgentSettings, build_agent
-from agent_app.agent.checks import Step, ground_answer
+from agent_app.agent.checks import ground_answer
+from agent_app.agent.run import AgentStep as Step
 from agent_app.models.fake import ScriptedChatModel
 from tests.support.agent_helpers import run
 from tests.support.fake_services import FakeOpenMeteo

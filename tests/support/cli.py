@@ -85,3 +85,19 @@ def run_main(*args: str, stdin: str = "", env: dict | None = None, timeout: floa
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+def spawn_chat(*args: str, timeout: float = 90, env: dict | None = None):
+    """`python main.py args...` in a real pseudo-terminal (pexpect), 40x100, for what only a
+    terminal shows: prompt_toolkit input, the live answer, Ctrl-C, echo."""
+    import pexpect
+
+    return pexpect.spawn(
+        sys.executable,
+        ["main.py", *args],
+        cwd=str(REPO),
+        encoding="utf-8",
+        timeout=timeout,
+        dimensions=(40, 100),
+        env={**os.environ, "TERM": "xterm", **(env or {})},
+    )
