@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -154,8 +155,13 @@ def test_text_typed_while_an_answer_streams_is_not_echoed_and_not_lost():
 def test_first_run_converts_in_the_foreground_then_prompts(tmp_path):
     pexpect = pytest.importorskip("pexpect")
     child = spawn_chat("--threads", "2", timeout=120, env={"AGENT_APP_CACHE_DIR": str(tmp_path / "fresh-cache")})
+    child.logfile_read = seen = io.StringIO()
     try:
-        child.expect("First run: converting the bundled model once")
+        child.expect("First run: preparing the bundled model once")
+        child.expect(r"converting \d/3")  # the stage shows while it works
+        child.expect("usually about")  # with the measured estimate
+        child.expect("The bundled model .* is small")  # said once, with the way to a bigger one
+        child.expect("--base-url")
         child.expect("›")  # the prompt comes after the conversion
         child.sendline("/model")
         child.expect("model: local/SmolLM2-135M-Instruct")
@@ -165,3 +171,4 @@ def test_first_run_converts_in_the_foreground_then_prompts(tmp_path):
         child.close(force=True)
     assert child.exitstatus == 0
     assert list((tmp_path / "fresh-cache" / "models").glob("*/config.json"))
+    assert "GGUF tensors" not in seen.getvalue()  # no library progress bar tearing the display

@@ -64,13 +64,7 @@ class ChatUI:
             highlight=False,
         )
         if self.session.models.needs_conversion():
-            # Once per machine, about 15 s: in the foreground, so its progress bar shows cleanly
-            # instead of drawing over the prompt.
-            self.info("First run: converting the bundled model once (about 15 s)...")
-            try:
-                self.session.model  # noqa: B018 - loads now
-            except AppError as exc:
-                self.error(str(exc))
+            self._first_run()
         self.session.models.load_in_background()
         while True:
             try:
@@ -81,6 +75,35 @@ class ChatUI:
                 return 0
             if not self.handle(line):
                 return 0
+
+    def _first_run(self) -> None:
+        """The one-time conversion of the bundled model, in the foreground (so nothing draws over
+        the prompt), with its stage and the seconds against the measured estimate; then, once,
+        what the bundled model is for and how to use a bigger one."""
+        from agent_app.models.local_runtime import CONVERSION_SECONDS
+
+        models = self.session.models
+        self.info("First run: preparing the bundled model once; later starts take a few seconds.")
+        models.load_in_background()
+        if self.interactive:
+            from rich.live import Live
+
+            waiting = Waiting("the bundled model", estimate=CONVERSION_SECONDS)
+            with Live(waiting, console=self.console, refresh_per_second=8, transient=True):
+                while not models.wait(0.125):
+                    waiting.set_detail(models.status)
+        else:  # piped: one line per stage
+            shown = ""
+            while not models.wait(0.125):
+                if models.status != shown:
+                    shown = models.status
+                    self.console.print(f"[dim]  {shown}[/dim]", highlight=False)
+        try:
+            self.session.model  # noqa: B018 - raises a failed load here
+        except AppError as exc:
+            self.error(str(exc))
+            return
+        self.info(SMALL_MODEL_HINT)
 
     def read_line(self) -> str | None:
         """The next input line, or None at end of input (Ctrl-D)."""
@@ -198,16 +221,26 @@ def step_line(event) -> str:
     return f"  ← {text[:160]}{'…' if len(text) > 160 else ''}"
 
 
+SMALL_MODEL_HINT = (
+    "The bundled model (SmolLM2-135M) is small: it is here so the app works offline, for trying "
+    "it out; it gets facts wrong, Japanese especially. For better answers use a bigger model: "
+    "--model openai/NAME with OPENAI_API_KEY, or any OpenAI-compatible server with "
+    "--model openai/NAME --base-url http://HOST:PORT/v1 (see README)."
+)
+
+
 class Waiting:
     """A spinner with the seconds waited, shown until the first token arrives: a slow or silent
-    server is visible as such, and says which setting bounds the wait."""
+    server is visible as such, and says which setting bounds the wait. With an estimate (a
+    measured duration) it shows that instead of the timeout hint."""
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, *, estimate: float | None = None) -> None:
         import time
 
         from rich.spinner import Spinner
 
         self.label = label
+        self.estimate = estimate
         self.detail = ""
         self._clock = time.monotonic
         self._started = self._clock()
@@ -221,8 +254,10 @@ class Waiting:
         from rich.text import Text
 
         waited = self._clock() - self._started
-        remote = not self.label.startswith(("local", "fake"))
+        remote = not self.label.startswith(("local", "fake", "the bundled"))
         hint = " · gives up after request_timeout" if remote and waited >= 10 else ""
+        if self.estimate:
+            hint = f" · usually about {self.estimate:.0f} s, longer on a busy machine"
         detail = f" · {self.detail}" if self.detail else ""
         self._spinner.text = Text(f"waiting for {self.label} ({waited:.0f} s){detail}{hint}", style="dim")
         return self._spinner

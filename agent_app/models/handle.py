@@ -89,6 +89,10 @@ class ModelHandle:
         assert self._model is not None
         return self._model
 
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for a background load; True once it has ended."""
+        return self._loaded.wait(timeout)
+
     def base_params(self) -> GenerationParams:
         """The model's own defaults (the local model has some), else the settings'."""
         return getattr(self._model, "params", None) or self.settings.params
