@@ -49,3 +49,25 @@ def test_ask_json_reports_finish_reason(local_chat_model):
     result = run_cli("--model", "local", "-p", "max_tokens=3", "-p", "temperature=0", "ask", "--json", "Count to ten.")
     assert result.code == 0, result.err
     assert json.loads(result.out)["finish_reason"] == "length"
+
+
+def test_the_japanese_character_template_answers_in_japanese(local_chat_model):
+    """Its old no_repeat_ngram_size (on byte tokens) made character soup; now the answer is
+    mostly kana and kanji (bench/bench_output_integrity.py: 85% over 50 prompts)."""
+    import re
+
+    session = ChatSession(
+        load_settings(overrides={"model": "local"}),
+        template="character",
+        models=ModelHandle.given(local_chat_model, "local"),
+    )
+    session.set_params({"temperature": 0})
+    letters = japanese = 0
+    for question in JAPANESE:
+        text = session.reply(question).text
+        assert "\ufffd" not in text and text.strip()
+        found = re.findall(r"[^\W\d_]", text)
+        letters += len(found)
+        japanese += sum(bool(re.match(r"[\u3040-\u30ff\u3400-\u9fff]", c)) for c in found)
+        session.clear()
+    assert japanese / letters >= 0.6, (japanese, letters)
