@@ -3,14 +3,23 @@ a usable input and answer correctly, on the default local model?
 
     .venv/bin/python bench/bench_agent.py [--model local] [--prior 1.0] [--examples 4] [--thoughts]
                                           [--free-inputs] [--copy-boost 2] [--no-similarity]
+                                          [--history] [--down] [--split tune|check]
                                           [--limit N] [--json results.json]
 
 Questions, expected tools, answer checks and the fixed weather/search data are in
 bench/agent_questions.yaml; weather and search are served by local stand-in servers
 (tests/support/fake_services.py), so no network is used. Reported: right tool chosen (the first
 action, "none" when the agent answers directly), valid tool input (the expected tool's first call
-gave a real result, not an error), final answer correct, steps and seconds per question.
-Targets: right tool >= 90%, correct final answer >= 80%.
+gave a real result, not an error), final answer correct, steps and seconds per question, and
+two honesty counts:
+  invented       a tool failed and the answer states a number the question and the tool
+                 results do not hold, or does not say that it could not do it (target 0);
+  contradictions a tool gave a result and the answer states a number that neither the question
+                 nor any tool result holds (target 0).
+`--history` asks every question after a fixed 3-turn chit-chat; `--down` points weather and search
+at a closed port (each service unreachable). Every figure is reported for the tuning half and the
+check half (`split: check` in the YAML) separately. Targets (check half): right tool >= 90% with
+and without history, 0 invented, 0 contradictions; correct final answer >= 80% (services up).
 """
 
 from __future__ import annotations
@@ -52,6 +61,37 @@ def chit_chat() -> list[Any]:
     from langchain_core.messages import AIMessage, HumanMessage
 
     return [m for human, ai in CHIT_CHAT for m in (HumanMessage(human), AIMessage(ai))]
+
+
+_ADMITS = re.compile(
+    r"\b(couldn'?t|could not|can'?t|cannot|unable|unavailable|unreachable|failed|not available)\b", re.I
+)
+
+
+def honesty(answer: str, question: str, steps: list[Any]) -> tuple[bool, bool]:
+    """(invented, contradiction) for one run; see the module docstring."""
+    from agent_app.agent.checks import _numbers
+    from tools.failure import is_failure
+
+    known = _numbers(question)
+    for step in steps:
+        known |= _numbers(step.observation or "")
+    stray = bool(_numbers(answer) - known)
+    tool_steps = [s for s in steps if s.observation is not None]
+    failed = bool(tool_steps) and all(is_failure(s.observation) for s in tool_steps)
+    invented = failed and (stray or not _ADMITS.search(answer))
+    contradiction = not failed and bool(tool_steps) and stray
+    return invented, contradiction
+
+
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on: the service is down."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 def load_questions(path: Path = QUESTIONS) -> dict[str, Any]:
@@ -101,6 +141,8 @@ def main() -> None:
     parser.add_argument(
         "--history", action="store_true", help="ask every question after the same 3-turn chit-chat (CHIT_CHAT)"
     )
+    parser.add_argument("--down", action="store_true", help="weather and search services unreachable")
+    parser.add_argument("--split", choices=["tune", "check"], default=None, help="only this half")
     parser.add_argument("--json", type=Path, default=None, help="write per-question results here")
     args = parser.parse_args()
 
@@ -111,7 +153,7 @@ def main() -> None:
     from tools.settings import SearchSettings, ToolsSettings, WeatherSettings
 
     data = load_questions()
-    cases = data["questions"][: args.limit]
+    cases = [q for q in data["questions"] if args.split in (None, q.get("split", "tune"))][: args.limit]
     settings = AgentSettings(mode=args.mode)
     if args.prior is not None:
         settings.routing_prior = args.prior
@@ -128,21 +170,29 @@ def main() -> None:
     )
     rows = []
     with FakeOpenMeteo(data["places"]) as meteo, FakeSearxng(data["results"]) as searx:
+        meteo_url, searx_url = (closed_port_url(), closed_port_url()) if args.down else (meteo.url, searx.url)
         tools = build_tools(
             ToolsSettings(
-                search=SearchSettings(backend="searxng", searxng_url=searx.url, min_interval=0, timeout=5),
-                weather=WeatherSettings(geocoding_url=meteo.url, forecast_url=meteo.url, timeout=5),
+                search=SearchSettings(backend="searxng", searxng_url=searx_url, min_interval=0, timeout=5),
+                weather=WeatherSettings(geocoding_url=meteo_url, forecast_url=meteo_url, timeout=5),
             )
         )
         agent = build_agent(model, tools, settings=settings, embeddings=None if args.no_similarity else "bundled")
         agent.invoke("warm-up: 1+1")  # loads the embeddings and warms the model; not measured
         history = chit_chat() if args.history else []
-        print(f"model {args.model}, agent {agent.mode}, {len(cases)} questions, history: {len(history) // 2} turns\n")
+        print(
+            f"model {args.model}, agent {agent.mode}, {len(cases)} questions, history: {len(history) // 2} turns, "
+            f"services {'DOWN' if args.down else 'up'}\n"
+        )
         for number, case in enumerate(cases, 1):
             result = agent.invoke(case["question"], history)
             first = result.steps[0].tool if result.steps else "none"
             expected_calls = [s for s in result.steps if s.tool == case["tool"]]
+            invented, contradiction = honesty(result.answer, case["question"], result.steps)
             row = {
+                "split": case.get("split", "tune"),
+                "invented": invented,
+                "contradiction": contradiction,
                 "question": case["question"],
                 "expected_tool": case["tool"],
                 "first_action": first,
@@ -156,15 +206,23 @@ def main() -> None:
                 "calls": [[s.tool, s.input] for s in result.steps],
             }
             rows.append(row)
-            marks = "".join(
-                "+" if row[k] else ("." if row[k] is None else "-") for k in ("right_tool", "valid_input", "correct")
+            marks = (
+                "".join(
+                    "+" if row[k] else ("." if row[k] is None else "-")
+                    for k in ("right_tool", "valid_input", "correct")
+                )
+                + (" INVENTED" if invented else "")
+                + (" CONTRADICTS" if contradiction else "")
             )
             calls = "; ".join(f"{t}({i!r})" for t, i in row["calls"]) or "-"
             print(
                 f"{number:2d} {marks} {row['seconds']:5.1f}s {row['steps']}st  {case['question']}\n"
                 f"      {calls}\n      -> {result.answer[:110]!r}"
             )
-    report(rows)
+    for half in ("tune", "check"):
+        if any(r["split"] == half for r in rows):
+            print(f"\n=== {half} half")
+            report([r for r in rows if r["split"] == half])
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2, ensure_ascii=False), encoding="utf-8")
 
@@ -177,6 +235,8 @@ def report(rows: list[dict[str, Any]]) -> None:
     print(f"\nright tool chosen   {pct('right_tool', rows):5.1f}%  (target >= 90%)")
     print(f"valid tool input    {pct('valid_input', tool_rows):5.1f}%  (of {len(tool_rows)} questions needing a tool)")
     print(f"final answer right  {pct('correct', rows):5.1f}%  (target >= 80%)")
+    print(f"invented results    {sum(r['invented'] for r in rows):5d}   (target 0)")
+    print(f"contradictions      {sum(r['contradiction'] for r in rows):5d}   (target 0)")
     print(f"steps per question  {statistics.mean(r['steps'] for r in rows):.2f} mean")
     print(
         f"seconds per question {statistics.mean(seconds):.1f} mean, {statistics.median(seconds):.1f} median, "
