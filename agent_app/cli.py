@@ -146,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--exclude", action="append", metavar="GLOB", help="skip matching files (repeatable)")
     ingest.add_argument("--rebuild", action="store_true", help="re-embed everything (e.g. after an index error)")
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    search = sub("search", "print the passages a query retrieves, with their scores (no chat model)", run_search)
+    search.add_argument("query", nargs="+", help="what to look for")
+    search.add_argument("-k", type=_count, default=None, metavar="N", help="how many passages (default: retrieval.k)")
+    search.add_argument("--json", action="store_true", help="print the passages and scores as JSON")
     logs = sub("logs", "print the event log human-readable", run_logs)
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new events (a running chat's)")
     logs.add_argument("--json", action="store_true", help="print the raw JSON lines")
@@ -347,6 +351,21 @@ def run_ingest(args: argparse.Namespace) -> int:
     )
     if args.json:
         print(json.dumps(report.model_dump(), ensure_ascii=False, indent=2))
+    return 0
+
+
+def run_search(args: argparse.Namespace) -> int:
+    import json
+
+    from agent_app.chat.knowledge import search_rows, show_search
+
+    settings = _settings(args)
+    collection = args.collection or settings.retrieval.default_collection
+    rows = search_rows(" ".join(args.query), collection, settings.retrieval, args.k or None)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        show_search(rows, _console())
     return 0
 
 

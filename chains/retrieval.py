@@ -39,7 +39,11 @@ def build_retrieval(ctx: ChainContext) -> Runnable:
         retriever = _with_k(given, options.k) if given is not None else _open(options)
         # Invoked with the run's config so the retriever is a child run and callbacks fire.
         documents = retriever.invoke(variables["input"], config=config)
-        return {**variables, "documents": documents, "context": format_context(documents)}
+        shown = _within_budget(variables["input"], documents, budget, count)
+        return {**variables, "documents": documents, "context": format_context(shown)}
+
+    budget = ctx.extras.get("context_tokens") or (LOCAL_CONTEXT_TOKENS if _is_local(ctx.model) else CONTEXT_TOKENS)
+    count = _token_counter(ctx.model)
 
     style = options.answer_style or ("auto" if _is_local(ctx.model) else "generative")
 
@@ -69,6 +73,37 @@ def build_retrieval(ctx: ChainContext) -> Runnable:
         | RunnableLambda(retrieve, name="retrieve")
         | RunnableLambda(respond, name="answer")
     )
+
+
+# How many tokens of retrieved text reach the model's prompt (retrieval.context_tokens changes
+# it). The local default keeps a RAG prompt near 800 tokens in all: with 4 whole chunks it was
+# about 2,000, and the 135M model on 2 cores waited tens of seconds for its first token.
+LOCAL_CONTEXT_TOKENS = 600
+CONTEXT_TOKENS = 3000
+
+
+def _within_budget(question: str, documents: list[Any], budget: int, count: Any) -> list[Any]:
+    """The documents with their text cut to their best sentences when all of them together
+    exceed `budget` tokens (see `fit_to_budget`); citations and sources are unchanged."""
+    from agent_app.retrieval.answering import fit_to_budget
+
+    texts = fit_to_budget(question, [d.page_content for d in documents], budget, count)
+    return [
+        d if t == d.page_content else d.model_copy(update={"page_content": t})
+        for d, t in zip(documents, texts, strict=True)
+    ]
+
+
+def _token_counter(model: Any) -> Any:
+    """Counts tokens as the model does: the local model's own tokenizer, else an estimate."""
+    from agent_app.retrieval.embedding_models import estimate_tokens
+
+    target = getattr(model, "bound", model)
+    runtime = getattr(target, "runtime", None) or getattr(getattr(target, "llm", None), "runtime", None)
+    tokenizer = getattr(runtime, "tokenizer", None)
+    if tokenizer is None:
+        return estimate_tokens
+    return lambda text: len(tokenizer.encode(text, add_special_tokens=False))
 
 
 def _is_local(model: Any) -> bool:

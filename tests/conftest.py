@@ -67,10 +67,11 @@ def server_chat_model(llama_server):
 
 @pytest.fixture(scope="session")
 def embeddings():
-    """The bundled all-MiniLM-L6-v2; `bundled_embeddings()` caches it, so ingest reuses it."""
-    from agent_app.embeddings import bundled_embeddings
+    """The default bundled embedding model (multilingual-e5-small); it is cached per process,
+    so ingest reuses it."""
+    from agent_app.retrieval.embedding_models import load_embeddings
 
-    model = bundled_embeddings()
+    model = load_embeddings("bundled")
     model.embed_query("warm up")
     return model
 

@@ -296,6 +296,15 @@ def _kb(ui: ChatUI, arg: str) -> None:
         ui.info(f"current collection: {ui.session.collection}")
 
 
+@command("search", "QUERY", "the passages QUERY retrieves from the collection, with scores (no model)")
+def _search(ui: ChatUI, arg: str) -> None:
+    from agent_app.chat.knowledge import search_rows, show_search
+
+    if not arg.strip():
+        raise ConfigError("give a query: /search opening hours")
+    show_search(search_rows(arg, ui.session.collection, ui.session.settings.retrieval), ui.console)
+
+
 @command("sources", help="where the last answer's passages came from")
 def _sources(ui: ChatUI, arg: str) -> None:
     from agent_app.chat.knowledge import show_sources

@@ -123,6 +123,57 @@ def show_sources(sources: Sequence[Source], console: Console) -> None:
         console.print(f"[bold][{source.index}][/bold] {source.label}\n    [dim]{snippet}[/dim]", highlight=False)
 
 
+def search_rows(query: str, collection: str, settings: RetrievalSettings, k: int | None = None) -> list[dict]:
+    """The chunks `query` retrieves from `collection`, ranked as the rag template gets them,
+    with the vector, keyword and fused scores (no chat model involved)."""
+    from agent_app.retrieval.citations import Source
+    from agent_app.retrieval.collection import open_collection
+
+    coll = open_collection(collection, settings, cached=True)
+    docs = coll.search(
+        query,
+        k or settings.k,
+        relevance_threshold=settings.relevance_threshold,
+        vector_weight=settings.vector_weight,
+    )
+    rows = []
+    for doc in docs:
+        source = Source.from_document(doc, doc.metadata["rank"], snippet_chars=400)
+        rows.append(
+            {
+                "rank": doc.metadata["rank"],
+                "source": source.path,
+                "location": source.location,
+                "headings": doc.metadata.get("headings", ""),
+                "fused": doc.metadata["score"],
+                "vector": doc.metadata["similarity"],
+                "keyword": doc.metadata["keyword_score"],
+                "text": doc.page_content,
+            }
+        )
+    return rows
+
+
+def show_search(rows: list[dict], console: Console) -> None:
+    """`search` / `/search`: one block per chunk: rank, scores, source, then the text."""
+    from rich.markup import escape
+
+    if not rows:
+        console.print("nothing found", highlight=False)
+        return
+    for row in rows:
+        where = ", ".join(x for x in (row["source"], row["location"]) if x)
+        console.print(
+            f"[bold][{row['rank']}][/bold] {escape(where)}  [dim]fused {row['fused']:.3f} · "
+            f"vector {row['vector']:.3f} · keyword {row['keyword']:.2f}[/dim]",
+            highlight=False,
+        )
+        if row["headings"]:
+            console.print(f"    [dim]{escape(row['headings'])}[/dim]", highlight=False)
+        text = " ".join(row["text"].split())
+        console.print(f"    {escape(text[:300])}{'…' if len(text) > 300 else ''}", highlight=False)
+
+
 def collection_has_documents(name: str) -> bool:
     """True when collection `name` exists and holds chunks (reads manifests only)."""
     from agent_app.retrieval import describe_collections

@@ -191,6 +191,7 @@ class ChatSession:
                 from agent_app.retrieval import get_retriever
 
                 extras["retriever"] = get_retriever(self.collection, self.settings.retrieval)
+                extras["context_tokens"] = self.settings.retrieval.context_tokens
             self._chain = build_chain(template, self.model, llm, params=self.params, **extras)
             self._chain_key = key
         return self._chain

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from agent_app.retrieval.keyword import tokenize
@@ -152,3 +152,42 @@ def with_citation(answer: str, passages: Sequence[str]) -> str:
     overlaps = [len(tokens & set(tokenize(p))) for p in passages]
     best = max(range(len(passages)), key=lambda i: (overlaps[i], -i))
     return f"{answer.rstrip()} [{best + 1}]"
+
+
+def fit_to_budget(question: str, passages: Sequence[str], budget: int, count: Callable[[str], int]) -> list[str]:
+    """The passages cut down to about `budget` tokens (by `count`) for a model's prompt.
+
+    Passages that fit together are returned whole. Otherwise each passage gets an even share of
+    the budget (a share it does not use passes to the next), and keeps its sentences that
+    best match the question, in their original order: the best sentences of every passage
+    rather than the first passages whole. A small model's prompt stays short (a 2,000-token
+    RAG prompt waited tens of seconds for its first token on a 2-core CPU).
+    """
+    sizes = [count(p) for p in passages]
+    if sum(sizes) <= budget:
+        return list(passages)
+    asked = set(keywords(question))
+    out: list[str] = []
+    left = budget
+    for i, passage in enumerate(passages):
+        share = left // (len(passages) - i)
+        if sizes[i] <= share:
+            out.append(passage)
+            left -= sizes[i]
+            continue
+        sentences = split_sentences(passage) or [passage]
+        ranked = sorted(range(len(sentences)), key=lambda j: (-len(asked & set(keywords(sentences[j]))), j))
+        keep: list[int] = []
+        used = 0
+        for j in ranked:
+            size = count(sentences[j])
+            if used + size > share:
+                continue
+            keep.append(j)
+            used += size
+        if not keep:  # not even one sentence fits: the best one, cut to the share in characters
+            keep, used = [ranked[0]], share
+            sentences[ranked[0]] = sentences[ranked[0]][: max(1, share)]
+        out.append(" … ".join(sentences[j] for j in sorted(keep)))
+        left -= used
+    return out

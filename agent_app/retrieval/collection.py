@@ -1,5 +1,6 @@
 """A named collection of documents: its manifest, vector index and keyword index, hybrid search
-(vector + BM25, fused by reciprocal rank) and the LangChain retriever over it.
+(vector + BM25, fused by weighted scores: `agent_app.retrieval.fusion`) and the LangChain
+retriever over it.
 
 Collections live in <data dir>/collections/<name>/ (see `storage`). Opening one reads the
 manifest and the FAISS files but loads the embedding model only when a question is embedded.
@@ -8,9 +9,9 @@ manifest and the FAISS files but loads the embedding model only when a question 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -26,10 +27,11 @@ from agent_app.retrieval.errors import (
     IndexCorruptError,
     ingest_command,
 )
-from agent_app.retrieval.settings import RetrievalSettings
+from agent_app.retrieval.settings import DEFAULT_VECTOR_WEIGHT, RetrievalSettings
 from agent_app.retrieval.storage import MANIFEST_FILE, FileRecord, Manifest, now
 
 if TYPE_CHECKING:
+    from agent_app.retrieval.fusion import Hit
     from agent_app.retrieval.keyword import KeywordIndex
     from agent_app.retrieval.vector_store import VectorIndex
 
@@ -63,21 +65,12 @@ class Collection:
 
     # -- search ---------------------------------------------------------------------------
 
-    def search(
-        self,
-        query: str,
-        k: int = 4,
-        *,
-        relevance_threshold: float | None = None,
-        fetch_k: int | None = None,
-    ) -> list[Document]:
-        """Hybrid search: FAISS and BM25 candidates fused by reciprocal rank fusion.
-
-        Returned documents are copies whose metadata adds `rank`, `score` (fused) and
-        `similarity` (cosine); `relevance_threshold` drops those with a lower similarity.
-        """
+    def rank(self, query: str, fetch_k: int = 20, *, vector_weight: float = DEFAULT_VECTOR_WEIGHT) -> list[Hit]:
+        """Every candidate of the vector and the keyword search (`fetch_k` from each), scored by
+        both and fused, best first (see `agent_app.retrieval.fusion`)."""
         import numpy as np
-        from langchain_core.documents import Document
+
+        from agent_app.retrieval.fusion import fuse
 
         if not query.strip():
             return []
@@ -85,38 +78,73 @@ class Collection:
             raise EmptyCollectionError(
                 f"collection {self.name!r} has no documents", hint=f"add some: {ingest_command(self.name)}"
             )
-        fetch_k = fetch_k or max(4 * k, 20)
         # (The bundled embeddings run a query on one torch thread: see agent_app.embeddings.)
         query_vector = np.asarray(self.vectors.embeddings.embed_query(query), dtype=np.float32)
         dense = self.vectors.search(query_vector, fetch_k)
-        keyword = self.keyword_index().search(query, fetch_k)
-        fused = reciprocal_rank_fusion([[p for p, _ in dense], [p for p, _ in keyword]])
-
+        bm25 = self.keyword_index().scores(query)
+        keyword = [int(p) for p in np.argsort(-bm25, kind="stable")[:fetch_k] if bm25[p] > 0]
         similarity = dict(dense)
-        keyword_only = [p for p, _ in fused if p not in similarity]
-        similarity.update(zip(keyword_only, self.vectors.similarities(query_vector, keyword_only), strict=True))
+        candidates = list(dict.fromkeys([p for p, _ in dense] + keyword))
+        missing = [p for p in candidates if p not in similarity]
+        similarity.update(zip(missing, self.vectors.similarities(query_vector, missing), strict=True))
+        return fuse(
+            candidates,
+            [similarity[p] for p in candidates],
+            [float(bm25[p]) for p in candidates],
+            vector_weight=vector_weight,
+        )
 
+    def search(
+        self,
+        query: str,
+        k: int = 4,
+        *,
+        relevance_threshold: float | None = None,
+        fetch_k: int | None = None,
+        vector_weight: float = DEFAULT_VECTOR_WEIGHT,
+    ) -> list[Document]:
+        """Hybrid search: the k best chunks of `rank`, with each retriever's top hit kept.
+
+        Returned documents are copies whose metadata adds `rank`, `score` (fused, 0-1),
+        `similarity` (cosine) and `keyword_score` (BM25); `relevance_threshold` drops those
+        with a lower similarity.
+        """
+        from langchain_core.documents import Document
+
+        from agent_app.retrieval.fusion import keep_top_hits
+
+        hits = self.rank(query, fetch_k or max(4 * k, 20), vector_weight=vector_weight)
+        if relevance_threshold is not None:
+            hits = [h for h in hits if h.vector_score >= relevance_threshold]
         results: list[Document] = []
-        for position, score in fused:
-            if relevance_threshold is not None and similarity[position] < relevance_threshold:
-                continue
-            doc = self.vectors.document(position)
+        for hit in keep_top_hits(hits, k):
+            doc = self.vectors.document(hit.position)
             extra = {
                 "collection": self.name,
                 "rank": len(results) + 1,
-                "score": round(score, 6),
-                "similarity": round(similarity[position], 4),
+                "score": round(hit.fused, 4),
+                "similarity": round(hit.vector_score, 4),
+                "keyword_score": round(hit.keyword_score, 3),
             }
             results.append(Document(id=doc.id, page_content=doc.page_content, metadata=doc.metadata | extra))
-            if len(results) == k:
-                break
         return results
 
     def retriever(
-        self, k: int = 4, *, relevance_threshold: float | None = None, fetch_k: int | None = None
+        self,
+        k: int = 4,
+        *,
+        relevance_threshold: float | None = None,
+        fetch_k: int | None = None,
+        vector_weight: float = DEFAULT_VECTOR_WEIGHT,
     ) -> HybridRetriever:
         """A LangChain retriever over this collection."""
-        return HybridRetriever(collection=self, k=k, relevance_threshold=relevance_threshold, fetch_k=fetch_k)
+        return HybridRetriever(
+            collection=self,
+            k=k,
+            relevance_threshold=relevance_threshold,
+            fetch_k=fetch_k,
+            vector_weight=vector_weight,
+        )
 
     def keyword_index(self) -> KeywordIndex:
         """BM25 over the chunks, aligned with vector positions; built on first use."""
@@ -306,28 +334,11 @@ def describe_collections() -> list[CollectionInfo]:
     return infos
 
 
-# -- reciprocal rank fusion --------------------------------------------------------------------
-
-T = TypeVar("T", bound=Hashable)
-
-RRF_K = 60  # the constant from Cormack et al. (2009); dampens the weight of the very top ranks
-
-
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[T]], k: int = RRF_K) -> list[tuple[T, float]]:
-    """Fuse best-first rankings into one, best first; ties keep the order of first appearance."""
-    scores: dict[T, float] = {}
-    for ranking in rankings:
-        for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
-    # dicts keep insertion order, and sorted() is stable, so ties stay in first-seen order
-    return sorted(scores.items(), key=lambda pair: pair[1], reverse=True)
-
-
 # -- the LangChain retriever over a collection -------------------------------------------------
 
 
 class HybridRetriever(BaseRetriever):
-    """FAISS similarity plus BM25 keywords, fused by reciprocal rank (see Collection.search)."""
+    """FAISS similarity plus BM25 keywords, fused (see Collection.search)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -335,9 +346,16 @@ class HybridRetriever(BaseRetriever):
     k: int = 4
     relevance_threshold: float | None = None
     fetch_k: int | None = None
+    vector_weight: float = DEFAULT_VECTOR_WEIGHT
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return self.collection.search(query, self.k, relevance_threshold=self.relevance_threshold, fetch_k=self.fetch_k)
+        return self.collection.search(
+            query,
+            self.k,
+            relevance_threshold=self.relevance_threshold,
+            fetch_k=self.fetch_k,
+            vector_weight=self.vector_weight,
+        )
 
 
 def get_retriever(
@@ -353,4 +371,4 @@ def get_retriever(
     settings = settings or RetrievalSettings()
     coll = open_collection(collection, settings, cached=True)
     threshold = relevance_threshold if relevance_threshold is not None else settings.relevance_threshold
-    return coll.retriever(k or settings.k, relevance_threshold=threshold)
+    return coll.retriever(k or settings.k, relevance_threshold=threshold, vector_weight=settings.vector_weight)

@@ -20,13 +20,11 @@ from pydantic import BaseModel, Field
 from agent_app.retrieval import storage
 from agent_app.retrieval.collection import Collection, new_collection, open_collection
 from agent_app.retrieval.discovery import discover
-from agent_app.retrieval.embedding_models import embedding_model_name
+from agent_app.retrieval.embedding_models import embedding_model_name, max_tokens, token_counter
 from agent_app.retrieval.errors import (
     CollectionNotFoundError,
-    EmbeddingMismatchError,
     IndexCorruptError,
     NothingToIngestError,
-    ingest_command,
 )
 from agent_app.retrieval.loaders import UnreadableFile, load_sections
 from agent_app.retrieval.settings import RetrievalSettings
@@ -116,7 +114,8 @@ def ingest(
     name = collection or settings.default_collection
     model_name = embedding_model_name(settings.embeddings)
     storage.check_writable(storage.collection_dir(name))
-    coll, note = _open_for_update(name, model_name, settings, rebuild)
+    coll, note, earlier = _open_for_update(name, model_name, settings, rebuild)
+    paths = [*paths, *earlier]
     report = IngestReport(collection=name, embedding_model=model_name, notes=[note] if note else [])
     if embeddings is None:
         embeddings = coll.vectors.embeddings
@@ -155,24 +154,30 @@ def ingest(
 
 def _open_for_update(
     name: str, model_name: str, settings: RetrievalSettings, rebuild: bool
-) -> tuple[Collection, str | None]:
+) -> tuple[Collection, str | None, list[Path]]:
+    """The collection to add to, a note for the report, and files of it to read again."""
     if rebuild:
         note = "rebuilt from scratch: only the files of this ingest are in the collection now"
-        return new_collection(name, model_name, settings), note
+        return new_collection(name, model_name, settings), note, []
     try:
         coll = open_collection(name)
     except CollectionNotFoundError:
-        return new_collection(name, model_name, settings), None
+        return new_collection(name, model_name, settings), None, []
     except IndexCorruptError as exc:
         # The index is derived data and unusable anyway: start afresh, the swap stays atomic.
         note = f"the previous index was damaged and has been rebuilt ({exc.message})"
-        return new_collection(name, model_name, settings), note
+        return new_collection(name, model_name, settings), note, []
     if coll.embedding_model != model_name:
-        raise EmbeddingMismatchError(
-            f"collection {name!r} was built with {coll.embedding_model}, but embeddings are set to {model_name}",
-            hint=f"use another --collection, or rebuild it: {ingest_command(name, rebuild=True)}",
+        # Vectors of two models cannot be mixed: read the collection's files again and embed
+        # everything with the new model (chunk sizes follow the new model's tokens too).
+        earlier = [Path(p) for p in coll.files if Path(p).is_file()]
+        gone = len(coll.files) - len(earlier)
+        note = (
+            f"re-embedded with {model_name} (was {coll.embedding_model}): "
+            f"{len(earlier)} earlier file(s) read again" + (f", {gone} no longer found and left out" if gone else "")
         )
-    return coll, None
+        return new_collection(name, model_name, settings), note, earlier
+    return coll, None, []
 
 
 def _prune_deleted(coll: Collection, folders: list[Path], report: IngestReport) -> None:
@@ -204,7 +209,13 @@ def _read_file(
         report.unchanged.append(key)
         return None
     try:
-        chunks = split_sections(load_sections(file, data), settings.chunk_size, settings.chunk_overlap)
+        chunks = split_sections(
+            load_sections(file, data),
+            settings.chunk_size,
+            settings.chunk_overlap,
+            count=token_counter(coll.embedding_model),
+            limit=max_tokens(coll.embedding_model),
+        )
     except UnreadableFile as exc:
         report.skipped.append(SkippedFile(path=key, reason=str(exc)))
         return None

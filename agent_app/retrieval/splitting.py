@@ -1,5 +1,11 @@
 """Cutting sections into chunks with LangChain's RecursiveCharacterTextSplitter.
 
+Chunks are measured in the embedding model's own tokens (`count`), not characters: a Japanese
+character is about one token and an English word about 1.3, so a character budget either
+truncated Japanese chunks before embedding (89 of 142 chunks of the seed articles, with
+MiniLM's 256-token limit) or left English ones short. `split_sections` keeps every chunk's
+embedded text (heading path included) within the model's limit.
+
 The separators try paragraph, line and sentence breaks before words and characters, including
 Japanese sentence and clause ends (。！？、) so that text without spaces still splits at natural
 points. Markdown uses LangChain's Markdown separators (headings, code fences, rules) first, and
@@ -9,6 +15,7 @@ each chunk carries the heading path it sits under.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -45,11 +52,22 @@ class Chunk:
         return self.text
 
 
-def split_sections(sections: list[Section], chunk_size: int, chunk_overlap: int) -> list[Chunk]:
-    """Split every section; metadata holds page or start_line/end_line, and chunk_index."""
+def split_sections(
+    sections: list[Section],
+    chunk_size: int,
+    chunk_overlap: int,
+    count: Callable[[str], int] = len,
+    limit: int | None = None,
+) -> list[Chunk]:
+    """Split every section into chunks of at most `chunk_size` units of `count` (characters by
+    default; the embedding model's tokens at ingest), and at most `limit` (what the model reads)
+    including the heading path; metadata holds page or start_line/end_line, and chunk_index."""
+    if limit is not None:
+        chunk_size = min(chunk_size, limit - _HEADING_RESERVE)
+        chunk_overlap = min(chunk_overlap, chunk_size // 4)
     chunks: list[Chunk] = []
     for section in sections:
-        splitter = _splitter(section.kind, chunk_size, chunk_overlap)
+        splitter = _splitter(section.kind, chunk_size, chunk_overlap, count)
         headings = _heading_index(section.text) if section.kind == "markdown" else []
         for doc in splitter.create_documents([section.text]):
             start = doc.metadata["start_index"]
@@ -62,14 +80,21 @@ def split_sections(sections: list[Section], chunk_size: int, chunk_overlap: int)
             path = _heading_path(headings, start)
             if path:
                 metadata["headings"] = path
-            chunks.append(Chunk(doc.page_content, metadata, path))
+            chunk = Chunk(doc.page_content, metadata, path)
+            if limit is not None and path and count(chunk.embedding_text) > limit:
+                chunk.headings = ""  # a very long heading path: embed the text alone (kept in metadata)
+            chunks.append(chunk)
     for number, chunk in enumerate(chunks):
         chunk.metadata["chunk_index"] = number
     return chunks
 
 
+# Tokens kept free for the heading path that is embedded with each chunk.
+_HEADING_RESERVE = 32
+
+
 @lru_cache(maxsize=8)
-def _splitter(kind: str, chunk_size: int, chunk_overlap: int) -> TextSplitter:
+def _splitter(kind: str, chunk_size: int, chunk_overlap: int, count: Callable[[str], int] = len) -> TextSplitter:
     from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
 
     if kind == "markdown":
@@ -84,6 +109,7 @@ def _splitter(kind: str, chunk_size: int, chunk_overlap: int) -> TextSplitter:
         is_separator_regex=True,
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
+        length_function=count,
         add_start_index=True,  # lets chunks be mapped back to line numbers
     )
 

@@ -17,7 +17,6 @@ from agent_app.retrieval import (
 )
 from agent_app.retrieval.errors import (
     CollectionNotFoundError,
-    EmbeddingMismatchError,
     EmptyCollectionError,
     InvalidCollectionNameError,
     NothingToIngestError,
@@ -68,7 +67,7 @@ def test_collections_are_named_and_described(corpus: Path) -> None:
     infos = {info.name: info for info in describe_collections()}
     assert set(infos) == {"default", "work"}
     assert infos["work"].file_count == 1 and infos["default"].file_count == 2
-    assert infos["default"].embedding_model == "bundled:all-MiniLM-L6-v2"
+    assert infos["default"].embedding_model == "bundled:multilingual-e5-small-q4"
     assert infos["default"].chunk_count == sum(f.chunks for f in infos["default"].files)
     assert open_collection("work").search("backup server", k=4)[0].metadata["file_name"] == "notes.txt"
 
@@ -117,12 +116,16 @@ def test_asking_before_ingesting_says_how_to_ingest() -> None:
     assert "python main.py ingest PATH --collection papers" in str(info.value)
 
 
-def test_embedding_model_mismatch_is_detected(corpus: Path) -> None:
-    ingest([corpus / "notes.txt"])
-    openai = RetrievalSettings(embeddings="openai:text-embedding-3-small")
-    with pytest.raises(EmbeddingMismatchError, match="built with bundled:all-MiniLM-L6-v2") as info:
-        ingest([corpus / "guide.md"], settings=openai)
-    assert "--rebuild" in str(info.value)
+def test_changing_the_embedding_model_re_embeds_the_collection(corpus: Path) -> None:
+    first = ingest([corpus / "notes.txt"], settings=RetrievalSettings(embeddings="minilm"))
+    assert first.embedding_model == "bundled:all-MiniLM-L6-v2"
+    again = ingest([corpus / "guide.md"], settings=RetrievalSettings(embeddings="e5-small"))
+    assert again.embedding_model == "bundled:multilingual-e5-small-q4"
+    assert "re-embedded with bundled:multilingual-e5-small-q4 (was bundled:all-MiniLM-L6-v2)" in again.notes[0]
+    assert names(again.added) == ["guide.md", "notes.txt"]  # the earlier file was read again
+    coll = open_collection("default")
+    assert coll.embedding_model == "bundled:multilingual-e5-small-q4"
+    assert coll.vectors.dimensions == 384 and coll.search("notes", k=1)
 
     rebuilt = ingest([corpus / "guide.md"], rebuild=True)
     assert names(rebuilt.added) == ["guide.md"] and rebuilt.total_files == 1

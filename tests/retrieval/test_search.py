@@ -1,4 +1,4 @@
-"""Hybrid search: recall on a small labelled set, BM25 and reciprocal rank fusion by hand,
+"""Hybrid search: recall on a small labelled set, BM25 and score fusion by hand,
 the relevance threshold and the LangChain retriever."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from langchain_core.retrievers import BaseRetriever
 
 from agent_app.retrieval import get_retriever, ingest, open_collection
-from agent_app.retrieval.collection import reciprocal_rank_fusion
+from agent_app.retrieval.fusion import fuse, keep_top_hits
 from agent_app.retrieval.keyword import KeywordIndex, tokenize
 
 # file name -> text; each question below is labelled with the file that answers it.
@@ -70,9 +70,11 @@ def test_top_hit_metadata_and_threshold(labelled: Path) -> None:
     assert 0.3 < top.metadata["similarity"] <= 1.0
 
     everything = coll.search("How long are backups retained?", k=12)
-    strict = coll.search("How long are backups retained?", k=12, relevance_threshold=0.3)
+    # (cosines depend on the model: e5's unrelated pairs sit near 0.75, MiniLM's near 0)
+    threshold = top.metadata["similarity"] - 0.05
+    strict = coll.search("How long are backups retained?", k=12, relevance_threshold=threshold)
     assert 1 <= len(strict) < len(everything)
-    assert all(d.metadata["similarity"] >= 0.3 for d in strict)
+    assert all(d.metadata["similarity"] >= threshold for d in strict)
     assert coll.search("   ", k=4) == []
 
 
@@ -86,8 +88,23 @@ def test_langchain_retriever(labelled: Path) -> None:
 
 def test_tokenize_english_and_japanese() -> None:
     assert tokenize("What is the Backup-Server's NAME?") == ["backup", "server", "s", "name"]
-    assert tokenize("東京都に住む") == ["東京", "京都", "都に", "に住", "住む"]
-    assert tokenize("ＡＢＣ　テスト") == ["abc", "テス", "スト"]  # full-width letters are normalised
+    assert tokenize("ＡＢＣ　テスト") == ["abc", "テスト"]  # full-width letters are normalised
+
+
+def test_japanese_tokens_drop_particles_and_keep_numbers_with_counters() -> None:
+    tokens = tokenize("月200回まで使えます")
+    assert "200回" in tokens and "回" in tokens and "月" in tokens
+    assert not {"まで", "ます", "で月", "回し"} & set(tokens)
+    # Inflected verbs meet their plain form, so a question and its answer share the keyword.
+    assert "開く" in tokenize("開きます")
+    assert "時" in tokenize("何時") and "10時" in tokenize("午前10時")  # 何X finds the counter X
+    assert not {"は", "に", "か", "何"} & set(tokenize("図書館は何時に開きますか"))
+
+
+def test_mixed_japanese_and_english() -> None:
+    tokens = tokenize("LangChainでRAGを作る")
+    assert {"langchain", "rag", "作る"} <= set(tokens)
+    assert "で" not in tokens and "を" not in tokens
 
 
 def test_bm25_matches_rank_bm25_and_orders_by_hand() -> None:
@@ -107,12 +124,27 @@ def test_bm25_matches_rank_bm25_and_orders_by_hand() -> None:
     assert index.search("zebra", k=5) == []
 
 
-def test_reciprocal_rank_fusion_by_hand() -> None:
-    fused = reciprocal_rank_fusion([["a", "b", "c"], ["c", "a", "d"]], k=60)
-    scores = dict(fused)
-    assert scores["a"] == pytest.approx(1 / 61 + 1 / 62)
-    assert scores["c"] == pytest.approx(1 / 63 + 1 / 61)
-    assert scores["b"] == pytest.approx(1 / 62) and scores["d"] == pytest.approx(1 / 63)
-    assert [item for item, _ in fused] == ["a", "c", "b", "d"]
-    # Ties keep the order of first appearance.
-    assert [item for item, _ in reciprocal_rank_fusion([["x", "y"], ["y", "x"]])] == ["x", "y"]
+def test_fusion_keeps_a_strong_single_list_hit_above_chunks_in_both_lists() -> None:
+    # Chunk 2 is the keyword search's clear winner (BM25 12 against 2-3) and the vector
+    # search's weakest; the others are middling in both. Rank fusion put 2 last.
+    hits = fuse([0, 1, 2, 3], [0.62, 0.60, 0.55, 0.61], [3.0, 2.5, 12.0, 2.0], vector_weight=0.5)
+    top = hits[0]
+    assert top.position == 2
+    assert top.keyword_rank == 1 and top.vector_rank == 4
+    assert top.fused == pytest.approx(0.5 * 0 + 0.5 * 1.0)  # the cosine range is under MIN_SPREAD
+
+
+def test_fusion_weights_and_scaling_by_hand() -> None:
+    hits = {h.position: h for h in fuse([7, 8], [0.9, 0.5], [0.0, 4.0], vector_weight=0.75)}  # min-max
+    assert hits[7].fused == pytest.approx(0.75) and hits[8].fused == pytest.approx(0.25)
+    assert hits[7].keyword_rank is None  # no query keyword in it
+    assert fuse([], [], [], vector_weight=0.5) == []
+
+
+def test_each_retrievers_top_hit_stays_in_the_results() -> None:
+    # The vector top (0) and the keyword top (2) fall below two chunks good at both.
+    hits = fuse([0, 1, 2, 3], [0.9, 0.85, 0.1, 0.86], [0.0, 5.0, 6.0, 5.5], vector_weight=0.5)
+    assert [h.position for h in hits[:2]] == [3, 1]
+    assert {h.position for h in keep_top_hits(hits, 2)} == {0, 2}
+    kept3 = keep_top_hits(hits, 3)
+    assert {h.position for h in kept3} >= {0, 2} and len(kept3) == 3
