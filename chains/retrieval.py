@@ -17,7 +17,13 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator, RunnableLambda
 
-from agent_app.retrieval.answering import ANSWERABLE_THRESHOLD, extractive_answer, is_supported, with_citation
+from agent_app.retrieval.answering import (
+    ANSWERABLE_THRESHOLD,
+    answer_type_missing,
+    extractive_answer,
+    is_supported,
+    with_citation,
+)
 from agent_app.templates.schema import RetrievalChain
 from chains.context import ChainContext
 from chains.result import ChainResult
@@ -62,7 +68,9 @@ def build_retrieval(ctx: ChainContext) -> Runnable:
 
             return answer | RunnableGenerator(cite, name="cite")
         generated = answer.invoke(variables, config=config)
-        if is_supported(generated, passages):
+        # Kept when the passages back it and it holds the kind of value asked for (a price, a
+        # time ...); otherwise the passages' own sentences, or "not in your documents".
+        if is_supported(generated, passages) and not answer_type_missing(variables["input"], generated):
             return ChainResult(
                 with_citation(generated.strip(), passages), kind="retrieval", answer_source="generated", raw=generated
             )
@@ -129,14 +137,24 @@ def _extractive(
 ) -> ChainResult:
     """The passages' own best sentences, quoted and cited; or a plain "not in your documents"
     with the closest source when no sentence answers the question."""
+    quoted, score = extractive_answer(question, passages)
+    if not _answers(question, quoted, score):
+        return _not_found(documents, options, score, raw)
+    return ChainResult(quoted, kind="retrieval", answer_source="quoted", raw=raw, match_score=round(score, 3))
+
+
+def _answers(question: str, quoted: str, score: float) -> bool:
+    """Do the best-matching sentences answer the question: enough of its keywords, and the
+    kind of value it asks for (see `answer_type_missing`)?"""
+    return bool(quoted) and score >= ANSWERABLE_THRESHOLD and not answer_type_missing(question, quoted)
+
+
+def _not_found(documents: list[Any], options: RetrievalChain, score: float, raw: str | None) -> ChainResult:
     from agent_app.retrieval import sources_from_documents
 
-    quoted, score = extractive_answer(question, passages)
-    if not quoted or score < ANSWERABLE_THRESHOLD:
-        closest = sources_from_documents(documents)[0]
-        text = f"{options.unsupported_answer} The closest passage is [1] {closest.label}."
-        return ChainResult(text, kind="retrieval", answer_source="not found", raw=raw, match_score=round(score, 3))
-    return ChainResult(quoted, kind="retrieval", answer_source="quoted", raw=raw, match_score=round(score, 3))
+    closest = sources_from_documents(documents)[0]
+    text = f"{options.unsupported_answer} The closest passage is [1] {closest.label}."
+    return ChainResult(text, kind="retrieval", answer_source="not found", raw=raw, match_score=round(score, 3))
 
 
 def _open(options: RetrievalChain) -> BaseRetriever:

@@ -191,3 +191,59 @@ def fit_to_budget(question: str, passages: Sequence[str], budget: int, count: Ca
         out.append(" … ".join(sentences[j] for j in sorted(keep)))
         left -= used
     return out
+
+
+# What kind of answer a question asks for, and what a sentence that gives it contains. A
+# sentence that shares the question's words but lacks the kind of value asked for ("How much RAM
+# ...?" met by "... weighs 1.2 kilograms") does not answer it: keyword overlap alone cannot tell
+# these apart, and on the tuning half of bench/rag_questions.yaml it was the one refusal missed.
+# The table is conservative: a question that matches no row is judged by keywords alone.
+_UNIT = r"(?:\d[\d.,]*\s*)"
+ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (  # price
+        re.compile(r"\bhow much (?:does|do|is|are)\b.*\bcost|\bprice\b|\bcost\b|いくら|値段|料金|価格", re.I),
+        re.compile(r"[€$£¥]|\b(?:euros?|dollars?|pounds?|yen|cents?)\b|円|ドル|ユーロ|無料|\bfree\b", re.I),
+    ),
+    (  # weight
+        re.compile(r"\bhow heavy\b|\bweigh|重さ|何キロ|何グラム", re.I),
+        re.compile(rf"{_UNIT}(?:kg|g|kilograms?|grams?|lbs?|pounds?)\b|キロ|グラム", re.I),
+    ),
+    (  # memory and storage
+        re.compile(r"\bram\b|\bmemory\b|\bstorage\b|\bdisk\b|メモリ|容量", re.I),
+        re.compile(rf"{_UNIT}(?:[kmgt]b|gigabytes?|terabytes?)\b|リットル|ギガ", re.I),
+    ),
+    (  # temperature
+        re.compile(r"\btemperature\b|\bhow (?:hot|warm|cold)\b|何度", re.I),
+        re.compile(rf"{_UNIT}(?:°|degrees?\b)|\d\s*度", re.I),
+    ),
+    (  # colour
+        re.compile(r"\bwhat colou?r\b|何色", re.I),
+        re.compile(
+            r"\b(?:red|blue|green|yellow|black|white|grey|gray|silver|gold|orange|purple|pink|brown)\b"
+            r"|[赤青緑黄黒白銀金紫茶]色|[赤青白黒]い",
+            re.I,
+        ),
+    ),
+    (  # population and head counts
+        re.compile(
+            r"\bpopulation\b|\bhow many (?:people|employees|staff|inhabitants|residents)\b|人口|従業員|何人", re.I
+        ),
+        re.compile(rf"{_UNIT}(?:people|employees|staff|inhabitants|residents|persons?)\b|\d\s*人", re.I),
+    ),
+    (  # time of day
+        re.compile(r"\bwhat time\b|\bwhen does\b.*\b(?:open|close)|何時", re.I),
+        re.compile(r"\d{1,2}[:.]\d\d|\d\s*(?:am|pm)\b|\d\s*時|o'clock", re.I),
+    ),
+    (  # phone numbers and passwords: the value itself
+        re.compile(r"\bphone\b|\bnumber to call\b|電話番号|パスワード|\bpassword\b", re.I),
+        re.compile(r"\d{2,}[-\s]\d{2,}|\bpassword (?:is|:)|パスワードは", re.I),
+    ),
+]
+
+
+def answer_type_missing(question: str, text: str) -> bool:
+    """True when `question` asks for a kind of value (a price, a weight, a time ...) that
+    `text` does not contain."""
+    question = unicodedata.normalize("NFKC", question)
+    text = unicodedata.normalize("NFKC", text)
+    return any(asks.search(question) and not gives.search(text) for asks, gives in ANSWER_TYPES)

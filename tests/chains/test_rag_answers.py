@@ -12,7 +12,13 @@ from agent_app.config import load_settings
 from agent_app.models.fake import ScriptedChatModel
 from agent_app.models.handle import ModelHandle
 from agent_app.retrieval import ingest
-from agent_app.retrieval.answering import extractive_answer, is_supported, split_sentences, with_citation
+from agent_app.retrieval.answering import (
+    answer_type_missing,
+    extractive_answer,
+    is_supported,
+    split_sentences,
+    with_citation,
+)
 
 pytestmark = pytest.mark.usefixtures("embeddings")
 
@@ -133,3 +139,20 @@ def test_no_cut_warning_when_the_quoted_passage_is_shown(docs, tmp_path):
     turn = session.reply("Who designed the Zorblax engine?")
     assert turn.details["answer_source"] == "quoted"
     assert not any("cut at max_tokens" in w for w in turn.warnings)
+
+
+def test_auto_refuses_a_supported_answer_without_the_kind_of_value_asked_for(docs, tmp_path):
+    # The model repeats a true sentence of the passage, but the question asks for a weight and
+    # no passage gives one: that is "not in your documents", not an answer.
+    session, _ = _session(tmp_path, "auto", ["The Zorblax engine runs at 4,200 rpm."])
+    turn = session.reply("How heavy is the Zorblax engine?")
+    assert turn.text.startswith("Your documents do not seem to contain this")
+    assert turn.details["answer_source"] == "not found"
+
+
+def test_answer_types_by_hand():
+    assert answer_type_missing("How much RAM does it have?", "It weighs 1.2 kilograms.")
+    assert not answer_type_missing("How heavy is it?", "It weighs 1.2 kilograms.")
+    assert not answer_type_missing("駐車場はいくらですか？", "駐車場は一台500円です。")
+    assert answer_type_missing("図書館は何時に開きますか？", "図書館は1978年に開館しました。")
+    assert not answer_type_missing("Who designed it?", "It was designed in Oslo.")  # no type: keywords decide
