@@ -40,14 +40,14 @@ from langchain_core.outputs import (
 from langchain_huggingface import HuggingFacePipeline
 from pydantic import ConfigDict, Field
 
-from agent_app.models.local_runtime import GenerationResult, LocalRuntime
+from agent_app.models.local_runtime import LOCAL_MAX_TOKENS, GenerationResult, LocalRuntime
 from agent_app.models.params import PARAM_NAMES, GenerationParams
 
 log = logging.getLogger(__name__)
 
 # Defaults that suit a small instruct model: greedy decoding loops, a little sampling and a mild
 # repetition penalty read better. Every value can be changed by config, template or /params.
-LOCAL_DEFAULT_PARAMS = GenerationParams(temperature=0.3, top_p=0.9, repetition_penalty=1.1, max_tokens=512)
+LOCAL_DEFAULT_PARAMS = GenerationParams(temperature=0.3, top_p=0.9, repetition_penalty=1.1, max_tokens=LOCAL_MAX_TOKENS)
 
 
 def _params(defaults: GenerationParams, stop: list[str] | None, kwargs: dict[str, Any]) -> GenerationParams:
@@ -163,7 +163,7 @@ class LocalChatModel(BaseChatModel):
         """Render `messages`, dropping the oldest turns (and, last, the start of the newest
         message) until prompt + answer fit the context window."""
         window = self.context_window or self.runtime.context_window
-        budget = window - min(params.max_tokens or 512, window // 2)
+        budget = window - min(params.max_tokens or LOCAL_MAX_TOKENS, window // 2)
         prompt = self.render(messages)
         if self.runtime.count_tokens(prompt) <= budget:
             return prompt, {}
