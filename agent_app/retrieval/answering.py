@@ -55,6 +55,10 @@ _QUESTION_WORDS = frozenset(
 )
 
 
+# Japanese question words written in kanji; an answer never contains them.
+_JA_QUESTION_WORDS = frozenset(["何", "誰", "何故", "如何", "幾つ"])
+
+
 def keywords(text: str) -> list[str]:
     """Tokens that can carry an answer.
 
@@ -66,7 +70,9 @@ def keywords(text: str) -> list[str]:
     """
     out = [_stem(t) for t in tokenize(text) if _LATIN_WORD.match(t) and t not in _QUESTION_WORDS]
     for run in _CONTENT_RUN.findall(unicodedata.normalize("NFKC", text)):
-        run = run.removeprefix("何") or run  # 何冊, 何度, 何時: the counter is what an answer holds
+        if run in _JA_QUESTION_WORDS:  # "RAGとは何ですか": no answer holds 何 (found in use on the seeds)
+            continue
+        run = run.removeprefix("何")  # 何冊, 何度, 何時: the counter is what an answer holds
         out.extend([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
     return out
 

@@ -69,18 +69,23 @@ def split_sections(
     for section in sections:
         splitter = _splitter(section.kind, chunk_size, chunk_overlap, count)
         headings = _heading_index(section.text) if section.kind == "markdown" else []
-        for doc in splitter.create_documents([section.text]):
-            start = doc.metadata["start_index"]
+        start = -1
+        for text in splitter.split_text(section.text):
+            # Where the chunk starts: the first place after the previous chunk's start. (LangChain's
+            # add_start_index subtracts chunk_overlap as characters; with an overlap counted in
+            # tokens its search started past the chunk, found nothing and gave -1: line 1.)
+            found = section.text.find(text, start + 1)
+            start = found if found >= 0 else max(start, 0)
             metadata: dict[str, Any] = {}
             if section.page is not None:
                 metadata["page"] = section.page
-            lines = section.lines_of(start, start + len(doc.page_content))
+            lines = section.lines_of(start, start + len(text))
             if lines:
                 metadata["start_line"], metadata["end_line"] = lines
             path = _heading_path(headings, start)
             if path:
                 metadata["headings"] = path
-            chunk = Chunk(doc.page_content, metadata, path)
+            chunk = Chunk(text, metadata, path)
             if limit is not None and path and count(chunk.embedding_text) > limit:
                 chunk.headings = ""  # a very long heading path: embed the text alone (kept in metadata)
             chunks.append(chunk)
@@ -110,7 +115,6 @@ def _splitter(kind: str, chunk_size: int, chunk_overlap: int, count: Callable[[s
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
         length_function=count,
-        add_start_index=True,  # lets chunks be mapped back to line numbers
     )
 
 

@@ -16,6 +16,7 @@ from agent_app.retrieval.answering import (
     answer_type_missing,
     extractive_answer,
     is_supported,
+    keywords,
     split_sentences,
     with_citation,
 )
@@ -156,3 +157,11 @@ def test_answer_types_by_hand():
     assert not answer_type_missing("駐車場はいくらですか？", "駐車場は一台500円です。")
     assert answer_type_missing("図書館は何時に開きますか？", "図書館は1978年に開館しました。")
     assert not answer_type_missing("Who designed it?", "It was designed in Oslo.")  # no type: keywords decide
+
+
+def test_japanese_question_words_are_not_keywords():
+    # "Xとは何ですか" is the commonest Japanese question; 何 is in no answer, and counting it as
+    # a missing keyword made the chat refuse "RAGとは何ですか？" over a passage that defines RAG.
+    assert "何" not in keywords("RAGとは何ですか？") and "誰" not in keywords("館長は誰ですか")
+    quoted, score = extractive_answer("RAGとは何ですか？", ["RAGは、検索と生成を組み合わせた技術です。"])
+    assert "RAGは" in quoted and score == 1.0

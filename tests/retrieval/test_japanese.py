@@ -100,3 +100,15 @@ def test_search_in_the_chat(eval_docs: Path) -> None:
     assert result.code == 0, result.err
     assert "ja_coffee.txt" in result.out and "保証期間はお買い上げ日から2年間" in result.out
     assert "give a query: /search" in result.out + result.err  # the empty one: a hint, the chat goes on
+
+
+def test_chunk_line_numbers_follow_the_text_with_token_overlap() -> None:
+    # With the overlap counted in tokens, LangChain's start_index search overshot, found
+    # nothing, and every other chunk of a long line claimed to start at line 1.
+    lines = [" ".join(f"Sentence {j} of line {i} is here." for j in range(40)) for i in range(1, 6)]
+    section = Section("\n".join(lines), line_numbers=list(range(1, len(lines) + 1)))
+    chunks = split_sections([section], 64, 24, token_counter("e5-small"), max_tokens("e5-small"))
+    assert len(chunks) > 20
+    for chunk in chunks:
+        first = chunk.text.splitlines()[0]
+        assert first in lines[chunk.metadata["start_line"] - 1], (chunk.metadata, first[:40])
