@@ -267,3 +267,14 @@ def test_multi_call_chains_report_their_progress():
     session.use_template("explain-steps")
     session.reply("Why is the sky blue?")
     assert seen and seen[0].startswith("step 1/") and all(s.startswith("step ") for s in seen)
+
+
+def test_the_collapsed_step_line_marks_a_failed_tool_with_its_reason():
+    from agent_app.chat.repl import collapsed_steps
+
+    line = collapsed_steps(
+        ["calculator", "weather"], {"weather": "weather unavailable: cannot reach the geocoding service at http://x"}
+    )
+    assert line.startswith("▸ 2 tool call(s): calculator, ✗ weather (cannot reach the geocoding service")
+    assert "✗ calculator" not in line
+    assert collapsed_steps(["calculator"], {}) == "▸ 1 tool call(s): calculator — /steps to expand"

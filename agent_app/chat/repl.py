@@ -185,6 +185,7 @@ class ChatUI:
 
         text = ""
         calls: list[str] = []
+        failures: dict[str, str] = {}
         lines: list[str] = []
         waiting = Waiting(self.session.model_label)
         self.session.on_progress = waiting.set_detail
@@ -195,8 +196,7 @@ class ChatUI:
             if not lines:
                 return Group(Markdown(text))
             if final:  # collapse the steps into one line; /steps shows them again
-                summary = f"▸ {len(calls)} tool call(s): {', '.join(dict.fromkeys(calls))} — /steps to expand"
-                return Group(Text(summary, style="dim"), Markdown(text))
+                return Group(Text(collapsed_steps(calls, failures), style="dim"), Markdown(text))
             return Group(Text("\n".join(lines), style="dim"), Markdown(text))
 
         with Live(view(), console=self.console, refresh_per_second=8, vertical_overflow="visible") as live:
@@ -208,9 +208,24 @@ class ChatUI:
                         lines.append(step_line(piece))
                         if hasattr(piece, "input"):
                             calls.append(piece.tool)
+                        elif getattr(piece, "error", False):
+                            failures.setdefault(piece.tool, str(piece.text))
                     live.update(view())
             finally:
                 live.update(view(final=True))
+
+
+def collapsed_steps(calls: list[str], failures: dict[str, str]) -> str:
+    """The one line left of an answer's tool steps: each tool once, a failed one with a cross
+    and its reason ("▸ 1 tool call(s): ✗ weather (cannot reach ...) — /steps to expand")."""
+    names = []
+    for tool in dict.fromkeys(calls):
+        if tool in failures:
+            reason = " ".join(failures[tool].split()).split(": ", 1)[-1]
+            names.append(f"✗ {tool} ({reason[:80]}{'…' if len(reason) > 80 else ''})")
+        else:
+            names.append(tool)
+    return f"▸ {len(calls)} tool call(s): {', '.join(names)} — /steps to expand"
 
 
 def step_line(event) -> str:
