@@ -90,7 +90,6 @@ def e5_small_embeddings() -> Embeddings:
 
     class E5SmallEmbeddings(Embeddings):
         model_name = E5_SMALL_MODEL
-        max_tokens = 512
 
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
             return engine.passage(texts).tolist() if texts else []

@@ -30,16 +30,13 @@ HERE = Path(__file__).parent
 DEPTH = 10
 
 
-coll_weight = 0.5
-
-
-def rankings(coll: Any, query: str) -> dict[str, list[str]]:
+def rankings(coll: Any, query: str, vector_weight: float) -> dict[str, list[str]]:
     """Chunk texts in rank order for the vector, keyword and fused searches."""
     import numpy as np
 
     texts = [coll.vectors.document(p).page_content for p in range(len(coll.vectors))]
     if hasattr(coll, "rank"):
-        hits = coll.rank(query, DEPTH, vector_weight=coll_weight)
+        hits = coll.rank(query, DEPTH, vector_weight=vector_weight)
 
         def by(key: str) -> list[str]:
             ranked = sorted((h for h in hits if getattr(h, key) is not None), key=lambda h: getattr(h, key))
@@ -85,19 +82,17 @@ def main() -> None:
     ingest(files, collection="quality", settings=settings)
     ingest_s = time.perf_counter() - started
     coll = open_collection("quality", settings)
-    global coll_weight
-    coll_weight = settings.vector_weight if hasattr(settings, "vector_weight") else 0.5
     questions = yaml.safe_load((HERE / "retrieval_questions.yaml").read_text(encoding="utf-8"))["questions"]
 
     rows, seconds = [], []
     for q in questions:
         started = time.perf_counter()
-        ranked = rankings(coll, q["q"])
+        ranked = rankings(coll, q["q"], settings.vector_weight)
         seconds.append(time.perf_counter() - started)
         rows.append({**q, **{way: first_hit(r, q["passage"]) for way, r in ranked.items()}})
     print(
         f"embeddings {coll.embedding_model}, {len(coll.vectors)} chunks, chunk_size {settings.chunk_size}, "
-        f"vector_weight {coll_weight}, "
+        f"vector_weight {settings.vector_weight}, "
         f"ingest {ingest_s:.1f} s, search p50 {1000 * sorted(seconds)[len(seconds) // 2]:.0f} ms\n"
     )
     print(f"{'half':5s} {'lang':6s} {'n':>3s}  " + "  ".join(f"{w:^22s}" for w in ("vector", "keyword", "fused")))

@@ -85,9 +85,7 @@ def max_tokens(name: str) -> int:
     if name in _MAX_TOKENS:
         return _MAX_TOKENS[name]
     if name.startswith("hf:"):
-        model = getattr(load_embeddings(name), "inner", None)
-        client = getattr(model, "_client", None)
-        return int(getattr(client, "max_seq_length", 0) or 512)
+        return 512  # BERT-sized sentence-transformers models read at most 512
     return 8191
 
 
