@@ -4,9 +4,10 @@ the source that holds it, and refuse what the documents do not say?
     .venv/bin/python bench/bench_rag_answers.py [--style auto|generative|extractive] [--answerable 0.34]
 
 Documents: bench/rag_eval/ (English and Japanese, written for this benchmark). Questions and the
-tune/check split: bench/rag_questions.yaml. Thresholds are set on the tune half only; both
-halves are reported. Targets (check half, local model, auto): fact >= 60%, correct citation >=
-80% of answered, unanswerable refused >= 90%.
+tune/check split: bench/rag_questions.yaml, in two rounds (round 2 was written later, with new
+documents, before the change it measures); each round's halves are reported apart.
+Thresholds are set on the tune halves only; both halves are reported. Targets (check half,
+local model, auto): fact >= 60%, correct citation >= 80% of answered, unanswerable refused >= 90%.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def main() -> None:
         rows.append(judge(case, turn, time.perf_counter() - started))
         r = rows[-1]
         print(
-            f"{case['half']:5} {case['lang']} {'+' if r['ok'] else '-'} {r['seconds']:4.1f}s "
+            f"r{case.get('round', 1)} {case['half']:5} {case['lang']} {'+' if r['ok'] else '-'} {r['seconds']:4.1f}s "
             f"{turn.details.get('answer_source', '-'):9} {turn.details.get('match_score', '-')!s:6} {case['q']}\n"
             f"      -> {turn.text[:120]!r}"
         )
@@ -82,7 +83,13 @@ def judge(case: dict[str, Any], turn: Any, seconds: float) -> dict[str, Any]:
     refused = any(r in text.lower() for r in REFUSALS)
     cited = {int(n) for n in re.findall(r"\[(\d+)\]", text)}
     files = {i: Path(s.path).name for i, s in enumerate(turn.sources, start=1)}
-    row: dict[str, Any] = {"half": case["half"], "lang": case["lang"], "seconds": seconds, "answerable": "fact" in case}
+    row: dict[str, Any] = {
+        "round": case.get("round", 1),
+        "half": case["half"],
+        "lang": case["lang"],
+        "seconds": seconds,
+        "answerable": "fact" in case,
+    }
     if "fact" in case:
         row["fact"] = any(str(f) in text for f in case["fact"]) and not refused
         row["answered"] = not refused
@@ -99,13 +106,13 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         return f"{100 * sum(values) / len(values):5.1f}% ({sum(values)}/{len(values)})" if values else "  n/a"
 
     print(f"\nstyle {args.style or 'default (auto on the local model)'}, {len(rows)} questions")
-    for half in ("tune", "check"):
+    for round_, half in ((1, "tune"), (1, "check"), (2, "tune"), (2, "check")):
         for lang in ("en", "ja", None):
-            sel = [r for r in rows if r["half"] == half and (lang is None or r["lang"] == lang)]
+            sel = [r for r in rows if (r["round"], r["half"]) == (round_, half) and (lang is None or r["lang"] == lang)]
             answerable = [r for r in sel if r["answerable"]]
             answered = [r for r in answerable if r["answered"]]
             print(
-                f"{half:5} {lang or 'all':3}  fact {pct([r['fact'] for r in answerable])}  "
+                f"r{round_} {half:5} {lang or 'all':3}  fact {pct([r['fact'] for r in answerable])}  "
                 f"correct citation (of answered) {pct([r['cites_right'] for r in answered])}  "
                 f"unanswerable refused {pct([r['refused'] for r in sel if not r['answerable']])}"
             )
