@@ -20,6 +20,7 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator
 from agent_app.retrieval.answering import (
     ANSWERABLE_THRESHOLD,
     answer_type_missing,
+    covering_passages,
     extractive_answer,
     is_supported,
     with_citation,
@@ -58,6 +59,10 @@ def build_retrieval(ctx: ChainContext) -> Runnable:
         if not documents:
             return options.no_context_answer
         passages = [doc.page_content for doc in documents]
+        if style != "generative" and not covering_passages(variables["input"], passages):
+            # No passage holds what the question is about: whatever the model writes, or the
+            # closest sentence says, answers another question.
+            return _not_found(documents, options, 0.0, None)
         if style == "extractive":
             return _extractive(variables["input"], documents, passages, options)
         if style == "generative":
@@ -137,7 +142,10 @@ def _extractive(
 ) -> ChainResult:
     """The passages' own best sentences, quoted and cited; or a plain "not in your documents"
     with the closest source when no sentence answers the question."""
-    quoted, score = extractive_answer(question, passages)
+    # Quoted only from the passages that hold what the question is about; the others stay
+    # (empty) so that the [n] numbers still match the sources.
+    covering = set(covering_passages(question, passages))
+    quoted, score = extractive_answer(question, [p if i in covering else "" for i, p in enumerate(passages)])
     if not _answers(question, quoted, score):
         return _not_found(documents, options, score, raw)
     return ChainResult(quoted, kind="retrieval", answer_source="quoted", raw=raw, match_score=round(score, 3))

@@ -14,10 +14,13 @@ from agent_app.models.handle import ModelHandle
 from agent_app.retrieval import ingest
 from agent_app.retrieval.answering import (
     answer_type_missing,
+    covering_passages,
     extractive_answer,
     is_supported,
     keywords,
     split_sentences,
+    subject_coverage,
+    subject_words,
     with_citation,
 )
 
@@ -165,3 +168,33 @@ def test_japanese_question_words_are_not_keywords():
     assert "何" not in keywords("RAGとは何ですか？") and "誰" not in keywords("館長は誰ですか")
     quoted, score = extractive_answer("RAGとは何ですか？", ["RAGは、検索と生成を組み合わせた技術です。"])
     assert "RAGは" in quoted and score == 1.0
+
+
+def test_a_question_about_what_no_passage_holds_together_is_refused(docs, tmp_path):
+    # "mayor" is in no passage, and "parking" is only in the office's: the closest sentences
+    # (the engine's designer, the office's parking) answer other questions, and so does the
+    # model's supported-looking reply.
+    session, _ = _session(tmp_path, "auto", ["The Zorblax engine was designed by Kari Nordmann."])
+    for question in ("Who is the mayor of the Zorblax engine town?", "Is there parking at the Zorblax factory?"):
+        session.start_conversation()
+        turn = session.reply(question)
+        assert turn.details["answer_source"] == "not found", (question, turn.text)
+    extractive, _ = _session(tmp_path, "extractive")
+    assert extractive.reply("富士山の駐車場はいくらですか？").details["answer_source"] == "not found"
+
+
+def test_subject_words_leave_out_the_form_of_the_question():
+    assert subject_words("How often do ferries leave for Skarholm?") == {"ferry", "leave", "skarholm"}
+    assert subject_words("What is the price of the rye loaf?") == {"rye", "loaf"}  # the passage says "costs"
+    assert subject_words("茶葉は一人分で何グラムですか？") == {"茶葉", "一人", "分", "グラム"}
+    assert subject_words("館長は誰ですか？") == {"館長"}
+    assert subject_coverage("Who designed the Zorblax engine?", ENGINE) == 1.0
+    assert subject_coverage("Who is the mayor of Oslo?", ENGINE) == 0.5
+    assert covering_passages("富士山の標高は？", [ENGINE, FUJI]) == [1]
+
+
+def test_a_typed_question_is_answered_by_a_sentence_holding_that_kind_of_value():
+    # The sentence naming the pool matches more words, but only the one with 円 gives a price.
+    passage = "あおば市民プールは7月に営業します。市民プールの料金は大人400円です。"
+    quoted, _ = extractive_answer("市民プールの料金はいくらですか？", [passage])
+    assert "400円" in quoted and "7月" not in quoted
