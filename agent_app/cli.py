@@ -16,18 +16,45 @@ from agent_app import __version__
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+# The common options each subcommand takes after its name; the main parser takes them all
+# (`main.py --model X ask ...`), so a subcommand's --help lists only what means something there.
+MODEL_OPTIONS = frozenset(
+    ["model", "base_url", "param", "system", "template", "var", "collection", "agent", "verbose", "threads", "dtype"]
+)
+SUBCOMMAND_OPTIONS: dict[str, frozenset[str]] = {
+    "chat": MODEL_OPTIONS | {"config"},
+    "ask": MODEL_OPTIONS | {"config"},
+    "ingest": frozenset(["collection", "verbose", "config"]),
+    "search": frozenset(["collection", "config"]),
+    "models": frozenset(["base_url", "config"]),
+    "logs": frozenset(["config"]),
+}
+
+
+class _OptionGroup:
+    """An argument group that adds only the options in `only` (all when None)."""
+
+    def __init__(self, group: argparse._ArgumentGroup, only: frozenset[str] | None) -> None:
+        self.group, self.only = group, only
+
+    def add_argument(self, *flags: str, **kwargs) -> None:
+        dest = flags[-1].lstrip("-").replace("-", "_")
+        if self.only is None or dest in self.only:
+            self.group.add_argument(*flags, **kwargs)
+
+
+def _common_options(parser: argparse.ArgumentParser, *, suppress: bool, only: frozenset[str] | None = None) -> None:
     """Options accepted before or after the subcommand (`main.py --model X ask ...` and
-    `main.py ask --model X ...`)."""
+    `main.py ask --model X ...`); a subcommand takes `only` those that apply to it."""
     default = argparse.SUPPRESS if suppress else None
-    g = parser.add_argument_group("model and configuration")
+    g = _OptionGroup(parser.add_argument_group("model and configuration"), only)
     g.add_argument(
         "-m",
         "--model",
         default=default,
         metavar="PROVIDER/MODEL",
-        help="local (bundled SmolLM2-135M), local/FOLDER_OR_HF_ID, openai[/NAME], fake[/FILE]; "
-        "default: openai when OPENAI_API_KEY is set, else local",
+        help="local (bundled SmolLM2-135M), local/FOLDER_OR_HF_ID, llamacpp[/FILE.gguf], ollama/NAME, "
+        "openai[/NAME], fake[/FILE]; `models` lists them; default: openai when OPENAI_API_KEY is set, else local",
     )
     g.add_argument(
         "--base-url",
@@ -98,40 +125,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-class _FullHelp(argparse.Action):
-    """`--help` that also lists every subcommand's own options."""
-
-    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
-
-    def __call__(self, parser, namespace, values, option_string=None) -> None:
-        parser.print_help()
-        for name, sub in getattr(parser, "_subcommands", {}).items():
-            print(f"\n{'─' * 8} {name} {'─' * 8}")
-            print(sub.format_help())
-        parser.exit()
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="main.py",
         description="An offline-first LangChain terminal assistant. Without a subcommand: the chat.",
         add_help=False,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Examples:\n  python main.py\n  python main.py --model openai/gpt-4o-mini\n"
+        epilog="`main.py COMMAND --help` shows a command's own options.\n\nExamples:\n  python main.py\n"
+        "  python main.py --model openai/gpt-4o-mini\n  python main.py --model llamacpp\n"
         "  python main.py ask --json \"What is LangChain?\"\n  echo 'Hello' | python main.py ask",
     )
-    parser.add_argument("-h", "--help", action=_FullHelp, help="show this help (with every subcommand) and exit")
+    parser.add_argument("-h", "--help", action="help", help="show this help and exit")
     parser.add_argument("--version", action="version", version=f"agent-app {__version__}")
     _common_options(parser, suppress=False)
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    parser._subcommands = {}  # type: ignore[attr-defined]
 
     def sub(name: str, help_text: str, handler: Handler) -> argparse.ArgumentParser:
         p = subs.add_parser(name, help=help_text, description=help_text)
-        _common_options(p, suppress=True)
+        _common_options(p, suppress=True, only=SUBCOMMAND_OPTIONS[name])
         p.set_defaults(handler=handler)
-        parser._subcommands[name] = p  # type: ignore[attr-defined]
         return p
 
     chat = sub("chat", "open the terminal chat (the default)", run_chat)
@@ -150,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query", nargs="+", help="what to look for")
     search.add_argument("-k", type=_count, default=None, metavar="N", help="how many passages (default: retrieval.k)")
     search.add_argument("--json", action="store_true", help="print the passages and scores as JSON")
+    models = sub("models", "list the models --model can choose on this machine", run_models)
+    models.add_argument("--json", action="store_true", help="print the list as JSON")
     logs = sub("logs", "print the event log human-readable", run_logs)
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new events (a running chat's)")
     logs.add_argument("--json", action="store_true", help="print the raw JSON lines")
@@ -366,6 +380,24 @@ def run_search(args: argparse.Namespace) -> int:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
         show_search(rows, _console())
+    return 0
+
+
+def run_models(args: argparse.Namespace) -> int:
+    import json
+
+    from agent_app.models.catalog import available_models
+
+    choices = available_models(_settings(args))
+    if args.json:
+        print(json.dumps([c.to_dict() for c in choices], ensure_ascii=False, indent=2))
+        return 0
+    from rich.table import Table
+
+    table = Table("--model", "source", "note", box=None, pad_edge=False)
+    for choice in choices:
+        table.add_row(choice.model, choice.source, choice.note)
+    _console().print(table)
     return 0
 
 

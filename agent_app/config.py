@@ -4,7 +4,7 @@ winning, validated once by pydantic.
 - File: `config.yaml` in the config folder (see `agent_app.paths`), or `--config PATH`.
 - Environment: `AGENT_APP_<FIELD>` and `AGENT_APP_<SECTION>__<FIELD>` (for example
   `AGENT_APP_MODEL=local`, `AGENT_APP_PARAMS__TEMPERATURE=0.2`), plus the standard
-  `OPENAI_API_KEY` and `OPENAI_BASE_URL`.
+  `OPENAI_API_KEY`, `OPENAI_BASE_URL` and `OLLAMA_HOST`.
 - Flags: whatever the CLI passes as `overrides`.
 """
 
@@ -112,6 +112,8 @@ def _from_environ(environ: dict[str, str]) -> dict[str, Any]:
         out["openai_api_key"] = environ["OPENAI_API_KEY"]
     if environ.get("OPENAI_BASE_URL"):
         out["base_url"] = environ["OPENAI_BASE_URL"]
+    if environ.get("OLLAMA_HOST"):
+        out["ollama_host"] = environ["OLLAMA_HOST"]
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or name[len(ENV_PREFIX) :] in _NOT_SETTINGS:
             continue

@@ -66,6 +66,14 @@ def server_chat_model(llama_server):
 
 
 @pytest.fixture(scope="session")
+def llamacpp_chat_model():
+    """`--model llamacpp`: the bundled GGUF on llama.cpp, served inside this process."""
+    from agent_app.models.factory import build_chat_model, parse_model_spec
+
+    return build_chat_model(parse_model_spec("llamacpp"), _settings(threads=1, max_retries=0))
+
+
+@pytest.fixture(scope="session")
 def embeddings():
     """The default bundled embedding model (multilingual-e5-small); it is cached per process,
     so ingest reuses it."""
@@ -76,7 +84,7 @@ def embeddings():
     return model
 
 
-@pytest.fixture(params=["local", "server"])
+@pytest.fixture(params=["local", "server", "llamacpp"])
 def any_chat_model(request):
     """The same checks against both backends: that is what "interchangeable" means."""
     return request.getfixturevalue(f"{request.param}_chat_model")

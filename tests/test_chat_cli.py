@@ -20,8 +20,16 @@ def test_help_lists_every_subcommand_and_option_quickly():
     started = time.perf_counter()
     out = run_main("--help")
     assert out.returncode == 0
-    for word in ["chat", "ask", "--model", "--base-url", "--param", "--json", "--threads", "--dtype", "--config"]:
+    for word in ["chat", "ask", "ingest", "search", "models", "logs", "--model", "--base-url", "--param", "--config"]:
         assert word in out.stdout
+    assert (
+        out.stdout.count("--model PROVIDER/MODEL") == 1 and len(out.stdout.splitlines()) < 80
+    )  # once, not per command
+    ask, logs = run_main("ask", "--help"), run_main("logs", "--help")
+    assert "--json" in ask.stdout and "--model" in ask.stdout
+    assert "--follow" in logs.stdout and "--template" not in logs.stdout and "--agent" not in logs.stdout
+    refused = run_main("logs", "--template", "x")  # means nothing there
+    assert refused.returncode == 2 and "unrecognized arguments: --template" in refused.stderr
     # --help must not import the heavy stack (checked directly, not by timing).
     probe = subprocess.run(
         [
@@ -172,3 +180,13 @@ def test_first_run_converts_in_the_foreground_then_prompts(tmp_path):
     assert child.exitstatus == 0
     assert list((tmp_path / "fresh-cache" / "models").glob("*/config.json"))
     assert "GGUF tensors" not in seen.getvalue()  # no library progress bar tearing the display
+
+
+def test_help_question_mark_and_clear_without_a_slash_are_commands():
+    out = run_cli("--model", "fake", stdin="hello\nhelp\n?\nclear\n/exit\n")
+    assert out.code == 0, out.err
+    assert out.out.count("Ctrl-C stops an answer while it streams.") == 2  # help, then ?
+    assert "history cleared" in out.out
+    lines = [line.strip() for line in out.out.splitlines()]
+    said = [line for line in lines if line.startswith("You said:")]
+    assert said == ["You said: hello"]  # the echoing model saw only "hello"

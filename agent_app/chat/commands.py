@@ -34,6 +34,8 @@ class ChatUI(Protocol):
 
 
 EXIT_WORDS = {"exit", "quit", "bye", "/exit", "/quit", "/bye"}
+# Typed without the slash, these are what people mean by them (as in a shell), not a question.
+BARE_COMMANDS = {"help": "help", "?": "help", "clear": "clear"}
 
 
 @dataclass(frozen=True)
@@ -74,15 +76,29 @@ def _help(ui: ChatUI, arg: str) -> None:
     for cmd in COMMANDS.values():
         table.add_row(f"/{cmd.name} {cmd.usage}".rstrip(), cmd.help)
     table.add_row("/exit", "leave (also exit, quit, bye, Ctrl-D)")
+    table.add_row("help, ?, clear", "typed without the slash, they are these commands too")
     ui.console.print(table)
     ui.console.print("[dim]Ctrl-C stops an answer while it streams.[/dim]")
 
 
-@command("model", "[provider/model]", "show or switch the model (local, openai/NAME, a folder); keeps the history")
+@command(
+    "model",
+    "[provider/model]",
+    "show the model and what else can be chosen, or switch (local, llamacpp, ollama/NAME, openai/NAME, a folder); "
+    "keeps the history",
+)
 def _model(ui: ChatUI, arg: str) -> None:
     if not arg:
+        from rich.table import Table
+
+        from agent_app.models.catalog import available_models
+
         state = "" if ui.session.models.ready else f" ({ui.session.models.status})"
         ui.info(f"model: {ui.session.model_label}{state}")
+        table = Table(show_header=False, box=None, padding=(0, 2))
+        for choice in available_models(ui.session.settings):
+            table.add_row(f"/model {choice.model}", choice.note)
+        ui.console.print(table)
         return
     with ui.console.status(f"loading {arg} ..."):
         label = ui.session.switch_model(arg)

@@ -138,7 +138,9 @@ class ChatUI:
         if text.lower() in commands.EXIT_WORDS:
             return False
         try:
-            if text.startswith("/"):
+            if text.lower() in commands.BARE_COMMANDS:  # "help", "?" and "clear" mean the command
+                commands.find(commands.BARE_COMMANDS[text.lower()]).run(self, "")
+            elif text.startswith("/"):
                 name, _, arg = text[1:].partition(" ")
                 commands.find(name.lower()).run(self, arg.strip())
             else:

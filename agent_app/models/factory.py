@@ -4,6 +4,9 @@ A model is chosen by a "provider/model" string:
 - `local` (the bundled SmolLM2-135M-Instruct), `local/PATH` (a model folder) or `local/ORG/NAME`
   (a Hugging Face id, loaded from the hub when online); a bare existing folder also works;
 - `openai` (gpt-4o-mini) or `openai/NAME`, on api.openai.com or any compatible `base_url`;
+- `llamacpp` (the bundled GGUF) or `llamacpp/PATH.gguf`: any GGUF file through llama.cpp, served
+  inside this process and reached like a compatible server (see `agent_app.models.llamacpp`);
+- `ollama/NAME`: a model of a running Ollama (`ollama_host`, OLLAMA_HOST), by its OpenAI API;
 - `fake` (echoes) or `fake/FILE` (replies from a YAML list): the scripted model, for demos/tests.
 Heavy modules (torch, transformers, langchain_openai) are imported only when a model is built.
 """
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent_app.errors import ConfigError, MissingCredentialsError, ModelNotFoundError
+from agent_app.errors import ConfigError, MissingCredentialsError, ModelNotFoundError, ProviderError
 from agent_app.models.params import GenerationParams
 
 if TYPE_CHECKING:
@@ -23,7 +26,8 @@ if TYPE_CHECKING:
     from agent_app.models.local_runtime import Progress
     from agent_app.models.settings import ModelSettings
 
-PROVIDERS = ("local", "openai", "fake")
+PROVIDERS = ("local", "openai", "llamacpp", "ollama", "fake")
+OLLAMA_PROBE_TIMEOUT_S = 3.0
 CONNECT_TIMEOUT_S = 10.0
 BUNDLED_ALIASES = {"", "default", "smollm2", "smollm2-135m", "smollm2-135m-instruct"}
 
@@ -42,6 +46,8 @@ class ModelSpec:
             return "local/SmolLM2-135M-Instruct"
         if self.provider == "openai" and not self.name:
             return "openai/gpt-4o-mini"
+        if self.provider == "llamacpp" and self.name.lower() in BUNDLED_ALIASES:
+            return "llamacpp"
         return f"{self.provider}/{self.name}" if self.name else self.provider
 
 
@@ -65,7 +71,7 @@ def parse_model_spec(text: str | None) -> ModelSpec:
         raise ModelNotFoundError(f"model folder not found: {text}")
     raise ModelNotFoundError(
         f"unknown model provider {provider!r}",
-        hint="use local, openai/MODEL or fake, e.g. --model openai/gpt-4o-mini",
+        hint="use local, openai/MODEL, llamacpp[/FILE.gguf], ollama/NAME or fake, e.g. --model openai/gpt-4o-mini",
     )
 
 
@@ -104,6 +110,77 @@ def _openai_kwargs(spec: ModelSpec, settings: ModelSettings) -> dict:
     }
 
 
+def _server_kwargs(spec: ModelSpec, settings: ModelSettings) -> dict:
+    """Connection of a server the app finds itself: llama.cpp in-process, or Ollama."""
+    if spec.provider == "llamacpp":
+        from agent_app.models.llamacpp import get_server
+
+        name = "" if spec.name.lower() in BUNDLED_ALIASES else spec.name
+        server = get_server(name, threads=settings.threads, context=settings.context_window)
+        base_url, model = server.base_url, server.alias
+    else:
+        base_url, model = _ollama(spec, settings), spec.name
+    return {
+        "model": model,
+        "api_key": "not-needed",
+        "base_url": base_url,
+        "timeout": _timeout(settings.request_timeout),
+        "max_retries": settings.max_retries,
+    }
+
+
+def _served_defaults(spec: ModelSpec) -> GenerationParams:
+    """The bundled model keeps its tuned sampling (and answer cap) on llama.cpp too; other
+    models start from their server's defaults."""
+    if spec.provider == "llamacpp" and spec.name.lower() in BUNDLED_ALIASES:
+        from agent_app.models.local_runtime import LOCAL_DEFAULT_PARAMS
+
+        return LOCAL_DEFAULT_PARAMS
+    return GenerationParams()
+
+
+def ollama_base(host: str) -> str:
+    """Ollama's address as OLLAMA_HOST may write it ("0.0.0.0:11434", "localhost") made a URL."""
+    host = host.strip().rstrip("/")
+    if "://" not in host:
+        host = f"http://{host}"
+    scheme, _, rest = host.partition("://")
+    hostname, _, port = rest.partition(":")
+    hostname = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1"}.get(hostname, hostname)
+    return f"{scheme}://{hostname}:{port or '11434'}"
+
+
+def ollama_models(host: str, timeout: float = OLLAMA_PROBE_TIMEOUT_S) -> list[str]:
+    """Names of the models Ollama at `host` has pulled (its /api/tags); raises ProviderError
+    when Ollama does not answer."""
+    import httpx
+
+    base = ollama_base(host)
+    try:
+        response = httpx.get(f"{base}/api/tags", timeout=timeout)
+        response.raise_for_status()
+        return sorted(m["name"] for m in response.json().get("models", []))
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise ProviderError(
+            f"Ollama is not running at {base} ({type(exc).__name__})",
+            hint="start it with `ollama serve`, or set OLLAMA_HOST to where it listens",
+        ) from None
+
+
+def _ollama(spec: ModelSpec, settings: ModelSettings) -> str:
+    """Ollama's OpenAI-compatible URL, after checking it runs and has the model (a clear message
+    now rather than a connection error at the first question)."""
+    if not spec.name:
+        raise ConfigError("ollama needs a model name", hint="e.g. --model ollama/llama3.2 (see `ollama list`)")
+    names = ollama_models(settings.ollama_host)
+    if spec.name not in names and f"{spec.name}:latest" not in names:
+        pulled = ", ".join(names) or "none"
+        raise ModelNotFoundError(
+            f"Ollama has no model {spec.name!r} (pulled: {pulled})", hint=f"run `ollama pull {spec.name}`"
+        )
+    return ollama_base(settings.ollama_host) + "/v1"
+
+
 def _timeout(seconds: float) -> Any:
     import httpx
 
@@ -123,6 +200,11 @@ def build_chat_model(
         from agent_app.models.openai import OpenAIChatModel
 
         return OpenAIChatModel(**_openai_kwargs(spec, settings), stream_usage=True, **_openai_params(params))
+    if spec.provider in ("llamacpp", "ollama"):
+        from agent_app.models.openai import OpenAIChatModel
+
+        params = _served_defaults(spec).merged(params)
+        return OpenAIChatModel(**_server_kwargs(spec, settings), stream_usage=True, **_openai_params(params))
     if spec.provider == "fake":
         from agent_app.models.fake import ScriptedChatModel
 
@@ -153,6 +235,11 @@ def build_completion_model(
         if not spec.name:
             kwargs["model"] = "gpt-3.5-turbo-instruct"  # OpenAI's completions-endpoint model
         return OpenAICompletionModel(**kwargs, **_openai_params(params))
+    if spec.provider in ("llamacpp", "ollama"):
+        from agent_app.models.openai import OpenAICompletionModel
+
+        params = _served_defaults(spec).merged(params)
+        return OpenAICompletionModel(**_server_kwargs(spec, settings), **_openai_params(params))
     if spec.provider == "fake":
         from langchain_core.language_models import FakeListLLM
 

@@ -133,7 +133,9 @@ class ModelHandle:
         """The text-completion model for `mode: completion` templates on this backend, if any."""
         if self._completion is None:
             llm = getattr(self.model, "llm", None)  # the local chat model wraps one
-            if llm is None and self.spec.provider == "openai" and self.settings.base_url:
+            # A compatible server has a completions endpoint (api.openai.com's old models aside).
+            served = self.spec.provider in ("llamacpp", "ollama")
+            if llm is None and (served or (self.spec.provider == "openai" and self.settings.base_url)):
                 llm = build_completion_model(self.spec, self.settings)
             self._completion = llm
         return self._completion

@@ -40,14 +40,13 @@ from langchain_core.outputs import (
 from langchain_huggingface import HuggingFacePipeline
 from pydantic import ConfigDict, Field
 
-from agent_app.models.local_runtime import LOCAL_MAX_TOKENS, GenerationResult, LocalRuntime
+from agent_app.models.local_runtime import LOCAL_DEFAULT_PARAMS, LOCAL_MAX_TOKENS, GenerationResult, LocalRuntime
 from agent_app.models.params import PARAM_NAMES, GenerationParams
 
 log = logging.getLogger(__name__)
 
 # Defaults that suit a small instruct model: greedy decoding loops, a little sampling and a mild
 # repetition penalty read better. Every value can be changed by config, template or /params.
-LOCAL_DEFAULT_PARAMS = GenerationParams(temperature=0.3, top_p=0.9, repetition_penalty=1.1, max_tokens=LOCAL_MAX_TOKENS)
 
 
 def _params(defaults: GenerationParams, stop: list[str] | None, kwargs: dict[str, Any]) -> GenerationParams:

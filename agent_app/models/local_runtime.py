@@ -64,6 +64,8 @@ def bundled_gguf_path() -> Path:
 # cap. On the tuning half, 384 cut no more answers than 512 (17%), and bounds a looping answer at
 # about 24 s instead of 32 s at the measured 15.8 tokens/s; a cut answer says so and how to get more.
 LOCAL_MAX_TOKENS = 384
+LOCAL_DEFAULT_PARAMS = GenerationParams(temperature=0.3, top_p=0.9, repetition_penalty=1.1, max_tokens=LOCAL_MAX_TOKENS)
+"""The bundled model's sampling, on either engine (transformers here, or llama.cpp)."""
 
 # The one-time conversion of the bundled GGUF, start of LocalRuntime to loaded, on an idle 2-core
 # AVX2 machine: 24 s (1.5 s torch, 1.4 s transformers, 5.3 s tokenizer, 15.7 s weights, 0.5 s

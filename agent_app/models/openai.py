@@ -43,6 +43,8 @@ class OpenAIChatModel(ChatOpenAI):
     def _get_request_payload(self, input_: Any, *, stop: list[str] | None = None, **kwargs: Any) -> dict:
         kwargs = _move_extra_params(dict(kwargs), self.openai_api_base)
         payload = super()._get_request_payload(input_, stop=stop, **kwargs)
+        # Set at construction they arrive here through model_kwargs, beside the API's own fields.
+        payload = _move_extra_params(payload, self.openai_api_base)
         if not _is_official(self.openai_api_base) and "max_completion_tokens" in payload:
             # Compatible servers know the classic name; some ignore the new one.
             payload["max_tokens"] = payload.pop("max_completion_tokens")
@@ -51,6 +53,10 @@ class OpenAIChatModel(ChatOpenAI):
 
 class OpenAICompletionModel(OpenAI):
     """`langchain_openai.OpenAI` (text completions) with the same parameter handling."""
+
+    @property
+    def _invocation_params(self) -> dict[str, Any]:
+        return _move_extra_params(dict(super()._invocation_params), self.openai_api_base)
 
     def _generate(self, prompts: list[str], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any):
         kwargs = _move_extra_params(dict(kwargs), self.openai_api_base)

@@ -25,6 +25,8 @@ class ModelSettings(BaseModel):
         "default: openai/gpt-4o-mini when an OpenAI key is set, else local",
     )
     base_url: str | None = Field(None, description="OpenAI-compatible server URL (OPENAI_BASE_URL)")
+    ollama_host: str = Field("http://localhost:11434", description="where Ollama listens (OLLAMA_HOST)")
+    models_dir: str | None = Field(None, description="folder of GGUF files that `models` lists (default: DATA/models)")
     openai_api_key: SecretStr | None = Field(None, description="OpenAI key (OPENAI_API_KEY)")
     request_timeout: float = Field(
         60.0, gt=0, description="seconds a remote model may stay silent before the call is given up"

@@ -100,4 +100,15 @@ def spawn_chat(*args: str, timeout: float = 90, env: dict | None = None):
         timeout=timeout,
         dimensions=(40, 100),
         env={**os.environ, "TERM": "xterm", **(env or {})},
+        # A child inherits ignored signals. Seen in full test runs: the test process had SIGINT
+        # and SIGQUIT ignored at times (what C's system() does while it runs, here in a library
+        # thread), so the chat never saw the test's Ctrl-C. A terminal's user has them.
+        preexec_fn=_default_signals,
     )
+
+
+def _default_signals() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)

@@ -349,3 +349,42 @@ class FailingProxy(FakeService):
 
     def answer(self, method: str, path: str, params: dict[str, str]) -> _Reply:
         return _Reply(502, b"Bad Gateway", "text/plain")
+
+
+class FakeOllama(FakeService):
+    """Ollama's two faces: `/api/tags` lists `models`, and its OpenAI-compatible `/v1/...` is
+    relayed to `upstream` (a real llama.cpp server), so the answers are a real model's."""
+
+    def __init__(self, upstream: str, models: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.upstream = upstream.rstrip("/")
+        self.models = models
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(handler.path)
+        with self._lock:
+            self.requests.append(RecordedRequest(handler.command, parts.path, {}, handler.path))
+        if parts.path == "/api/tags":
+            reply = json_reply({"models": [{"name": name, "model": name} for name in self.models]})
+        elif parts.path.startswith("/v1/"):
+            reply = self._relay(handler)
+        else:
+            reply = _Reply(404, b"404 page not found", "text/plain")
+        handler.send_response(reply.status)
+        handler.send_header("Content-Type", reply.content_type)
+        handler.send_header("Content-Length", str(len(reply.body)))
+        handler.end_headers()
+        handler.wfile.write(reply.body)
+
+    def _relay(self, handler: BaseHTTPRequestHandler) -> _Reply:
+        import httpx
+
+        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        upstream = httpx.request(
+            handler.command,
+            self.upstream + handler.path,
+            content=body,
+            headers={"Content-Type": "application/json"},
+            timeout=120,
+        )
+        return _Reply(upstream.status_code, upstream.content, upstream.headers.get("Content-Type", "application/json"))
