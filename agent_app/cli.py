@@ -108,7 +108,10 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool, only: fr
     )
     g.add_argument("--threads", type=int, default=default, metavar="N", help="torch threads for the local model")
     g.add_argument(
-        "--dtype", choices=["float32", "bfloat16", "float16"], default=default, help="weights dtype of the local model"
+        "--dtype",
+        choices=["float32", "bfloat16", "float16", "int8"],
+        default=default,
+        help="weights of the local model (int8: ~1.5x faster decoding, ~20%% higher perplexity)",
     )
     g.add_argument(
         "--config",

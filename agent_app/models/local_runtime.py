@@ -154,13 +154,18 @@ class LocalRuntime:
         say(f"Loading {self.name}")
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(location)
-            model = AutoModelForCausalLM.from_pretrained(location, dtype=getattr(torch, dtype))
+            weights = torch.float32 if dtype == "int8" else getattr(torch, dtype)
+            model = AutoModelForCausalLM.from_pretrained(location, dtype=weights)
         except OSError as exc:
             raise ModelNotFoundError(
                 f"cannot load local model {source!r}: {str(exc).splitlines()[0]}",
                 hint="give a model folder, or a Hugging Face id while online",
             ) from None
         model.eval()
+        if dtype == "int8":
+            from agent_app.models.quantize import quantize_int8
+
+            model = torch_thread.run(quantize_int8, model)  # torch work stays on the torch thread
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         # The LangChain-facing object: a plain transformers pipeline (new text only).
