@@ -174,6 +174,32 @@ def test_resume_last_across_processes(tmp_path):
     assert second.returncode == 0, second.stderr
     assert "resumed" in second.stdout and "(2 messages)" in second.stdout
     assert "my favourite fruit is mango" in second.stdout  # the auto title
+    assert "today " in second.stdout  # "last used" as people read it, not an epoch number
+
+
+def test_times_in_lists_read_like_a_person_says_them():
+    from datetime import datetime
+
+    from agent_app.chat.commands import when
+
+    now = datetime(2026, 12, 3, 15, 0).timestamp()  # a Thursday
+    assert when(datetime(2026, 12, 3, 14, 2).timestamp(), now) == "today 14:02"
+    assert when(datetime(2026, 12, 2, 9, 15).timestamp(), now) == "yesterday 09:15"
+    assert when(datetime(2026, 11, 30, 18, 40).timestamp(), now) == "Mon 18:40"
+    assert when(datetime(2026, 10, 3, 8, 0).timestamp(), now) == "2026-10-03"
+
+
+def test_status_bar_shows_model_template_and_agent():
+    from rich.console import Console
+
+    from agent_app.chat.repl import ChatUI
+    from agent_app.chat.session import ChatSession
+
+    session = ChatSession(load_settings(overrides={"model": "fake"}), template="concise")
+    ui = ChatUI(session, Console(), interactive=False)
+    assert ui._toolbar().startswith(" fake") and "template concise · agent off" in ui._toolbar()
+    session.agent_mode = True
+    assert "agent on" in ui._toolbar()
 
 
 @pytest.mark.real_model
@@ -278,3 +304,24 @@ def test_the_collapsed_step_line_marks_a_failed_tool_with_its_reason():
     assert line.startswith("▸ 2 tool call(s): calculator, ✗ weather (cannot reach the geocoding service")
     assert "✗ calculator" not in line
     assert collapsed_steps(["calculator"], {}) == "▸ 1 tool call(s): calculator — /steps to expand"
+
+
+def test_copy_sends_the_last_answer_to_the_terminal_clipboard():
+    import base64
+    import io
+
+    from rich.console import Console
+
+    from agent_app.chat.repl import ChatUI
+    from agent_app.chat.session import ChatSession
+
+    screen = io.StringIO()
+    ui = ChatUI(ChatSession(load_settings(overrides={"model": "fake"})), Console(file=screen, force_terminal=True))
+    ui.handle("/copy")
+    assert "nothing to copy yet" in screen.getvalue()
+    ui.handle("日本語 and English")
+    ui.handle("/copy")
+    payload = base64.b64encode("You said: 日本語 and English".encode()).decode()
+    assert f"\x1b]52;c;{payload}\x07" in screen.getvalue() and "copied the last answer" in screen.getvalue()
+    piped = run_cli("--model", "fake", stdin="hi\n/copy\n/exit\n")  # no terminal: said plainly
+    assert piped.returncode == 0 and "/copy needs a terminal" in piped.stdout + piped.stderr

@@ -201,9 +201,27 @@ def _sessions(ui: ChatUI, arg: str) -> None:
             c.model or "",
             c.template or "",
             str(c.message_count),
-            str(c.last_used)[:16],
+            when(c.last_used),
         )
     ui.console.print(table)
+
+
+def when(epoch: float, now: float | None = None) -> str:
+    """A time as people read it in a list: "today 14:02", "yesterday 09:15", "Mon 18:40"
+    within the week, else the date ("2026-10-03")."""
+    import datetime as dt
+
+    moment = dt.datetime.fromtimestamp(epoch)
+    days = (
+        dt.datetime.fromtimestamp(now if now is not None else dt.datetime.now().timestamp()).date() - moment.date()
+    ).days
+    if days == 0:
+        return f"today {moment:%H:%M}"
+    if days == 1:
+        return f"yesterday {moment:%H:%M}"
+    if 1 < days < 7:
+        return f"{moment:%a %H:%M}"
+    return f"{moment:%Y-%m-%d}"
 
 
 @command("resume", "ID|last", "continue a saved conversation (restores messages, template, model)")
@@ -319,6 +337,24 @@ def _search(ui: ChatUI, arg: str) -> None:
     if not arg.strip():
         raise ConfigError("give a query: /search opening hours")
     show_search(search_rows(arg, ui.session.collection, ui.session.settings.retrieval), ui.console)
+
+
+@command("copy", help="put the last answer on the clipboard (OSC 52: works over SSH in most terminals)")
+def _copy(ui: ChatUI, arg: str) -> None:
+    import base64
+
+    turn = ui.session.last_turn
+    if turn is None or not turn.text:
+        ui.info("nothing to copy yet: ask something first")
+        return
+    if not ui.console.is_terminal:
+        raise ConfigError("/copy needs a terminal (it asks the terminal to set the clipboard)")
+    # The terminal, not this process, sets the clipboard: no X11 or pbcopy needed, and it
+    # works through SSH and tmux (with `set -g set-clipboard on`).
+    payload = base64.b64encode(turn.text.encode("utf-8")).decode("ascii")
+    ui.console.file.write(f"\x1b]52;c;{payload}\x07")
+    ui.console.file.flush()
+    ui.info(f"copied the last answer ({len(turn.text)} characters)")
 
 
 @command("sources", help="where the last answer's passages came from")

@@ -127,8 +127,10 @@ class ChatUI:
             return None
 
     def _toolbar(self) -> str:
+        """The status bar: model (and its loading state), template, agent."""
         state = "" if self.session.models.ready else f" · {self.session.models.status}"
-        return f" {self.session.model_label}{state} · /help"
+        agent = "agent on" if self.session.agent_mode else "agent off"
+        return f" {self.session.model_label}{state} · template {self.session.template_name} · {agent} · /help"
 
     def handle(self, line: str) -> bool:
         """Run one input line. Returns False when the user asked to leave."""
