@@ -325,3 +325,26 @@ def test_copy_sends_the_last_answer_to_the_terminal_clipboard():
     assert f"\x1b]52;c;{payload}\x07" in screen.getvalue() and "copied the last answer" in screen.getvalue()
     piped = run_cli("--model", "fake", stdin="hi\n/copy\n/exit\n")  # no terminal: said plainly
     assert piped.returncode == 0 and "/copy needs a terminal" in piped.stdout + piped.stderr
+
+
+def test_tab_completes_commands_templates_models_and_conversation_ids(tmp_path):
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.document import Document
+
+    from agent_app.chat.completion import ChatCompleter
+
+    store = ConversationStore(tmp_path / "conv.db")
+    session = make_session(store=store, model="fake")
+    session.reply("remember me")  # a saved conversation to resume
+    completer = ChatCompleter(session)
+
+    def offered(text: str) -> list[str]:
+        return [c.text for c in completer.get_completions(Document(text), CompleteEvent(completion_requested=True))]
+
+    assert offered("/tem") == ["/template", "/templates"]
+    assert offered("/template few") == ["few-shot-keywords", "few-shot-translate"]
+    assert {"local", "llamacpp"} <= set(offered("/model "))
+    assert offered("/resume ") == ["last", session.conversation.short_id]
+    assert offered("/agent o") == ["on", "off"]
+    assert offered("hello") == [] and offered("/template concise extra") == []
+    store.close()

@@ -89,3 +89,17 @@ def test_models_lists_bundled_gguf_files_and_ollama(monkeypatch, tmp_path: Path,
     assert listed["ollama/qwen3:latest"] == "ollama"
     text = run_cli("models")  # Ollama stopped: the rest is still listed
     assert text.returncode == 0 and "llamacpp" in text.stdout and "ollama/" not in text.stdout
+
+
+def test_model_command_reaches_a_compatible_server_by_url(llama_server, tmp_path: Path):
+    from agent_app.chat.session import ChatSession
+    from agent_app.config import load_settings
+
+    session = ChatSession(load_settings(environ={}, overrides={"model": "fake"}))
+    label = session.switch_model(f"openai/smollm2@{llama_server.base_url}")
+    assert label == "openai/smollm2" and session.settings.base_url == llama_server.base_url
+    session.set_params({"max_tokens": 8})
+    assert session.reply("Say hello.").text.strip()  # answered by the llama.cpp server
+    with pytest.raises(Exception, match="model folder not found"):
+        session.switch_model("./nowhere@http://127.0.0.1:9/v1")
+    assert session.settings.base_url == llama_server.base_url  # a failed switch changes nothing

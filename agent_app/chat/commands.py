@@ -84,8 +84,8 @@ def _help(ui: ChatUI, arg: str) -> None:
 @command(
     "model",
     "[provider/model]",
-    "show the model and what else can be chosen, or switch (local, llamacpp, ollama/NAME, openai/NAME, a folder); "
-    "keeps the history",
+    "show the model and what else can be chosen, or switch (local, llamacpp, ollama/NAME, openai/NAME, "
+    "openai/NAME@http://host:port/v1, a folder); keeps the history",
 )
 def _model(ui: ChatUI, arg: str) -> None:
     if not arg:

@@ -119,8 +119,12 @@ class ChatUI:
             from prompt_toolkit import PromptSession
             from prompt_toolkit.history import FileHistory, InMemoryHistory
 
+            from agent_app.chat.completion import ChatCompleter
+
             history = FileHistory(self.history_file) if self.history_file else InMemoryHistory()
-            self._prompt = PromptSession(history=history)
+            self._prompt = PromptSession(
+                history=history, completer=ChatCompleter(self.session), complete_while_typing=False
+            )
         try:
             return self._prompt.prompt("› ", bottom_toolbar=self._toolbar, refresh_interval=0.5)
         except EOFError:

@@ -116,7 +116,20 @@ class ModelHandle:
             self._loader.start()
 
     def switch(self, spec: ModelSpec | str) -> str:
-        """Build and switch to another model now; on failure the current one stays."""
+        """Build and switch to another model now; on failure the current one stays.
+
+        `openai/NAME@http://host:port/v1` also sets the compatible server's URL (base_url), so a
+        server is reachable without leaving the chat."""
+        if isinstance(spec, str) and "@" in spec:
+            name, _, url = spec.rpartition("@")
+            if url.startswith(("http://", "https://")):
+                previous = self.settings.base_url
+                self.settings.base_url = url
+                try:
+                    return self.switch(name)
+                except BaseException:
+                    self.settings.base_url = previous
+                    raise
         spec = parse_model_spec(spec) if isinstance(spec, str) else spec
         model = self._factory(spec, self._report)
         self.spec = spec
