@@ -348,3 +348,18 @@ def test_tab_completes_commands_templates_models_and_conversation_ids(tmp_path):
     assert offered("/agent o") == ["on", "off"]
     assert offered("hello") == [] and offered("/template concise extra") == []
     store.close()
+
+
+def test_agent_on_the_bundled_model_through_llamacpp_says_local_picks_tools_better():
+    import io
+
+    from rich.console import Console
+
+    from agent_app.chat.repl import ChatUI
+
+    screen = io.StringIO()
+    for model, hinted in (("llamacpp", True), ("fake", False)):
+        ui = ChatUI(make_session(model=model), Console(file=screen, width=200), interactive=False)
+        screen.truncate(0)
+        ui.handle("/agent on")  # the model is not built for this
+        assert ("picks tools far better on --model local" in screen.getvalue()) is hinted
