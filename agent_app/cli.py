@@ -27,6 +27,8 @@ SUBCOMMAND_OPTIONS: dict[str, frozenset[str]] = {
     "ingest": frozenset(["collection", "verbose", "config"]),
     "search": frozenset(["collection", "config"]),
     "models": frozenset(["base_url", "config"]),
+    "templates": frozenset(["config"]),
+    "sessions": frozenset(["config"]),
     "logs": frozenset(["config"]),
 }
 
@@ -167,6 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print the passages and scores as JSON")
     models = sub("models", "list the models --model can choose on this machine", run_models)
     models.add_argument("--json", action="store_true", help="print the list as JSON")
+    templates = sub("templates", "list the prompt templates, or show one's file", run_templates)
+    templates.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    templates.add_argument("name", nargs="?", help="the template to show")
+    templates.add_argument("--json", action="store_true", help="print as JSON")
+    sessions = sub("sessions", "list, show, export or delete saved conversations", run_sessions)
+    sessions.add_argument("action", nargs="?", choices=["list", "show", "export", "delete"], default="list")
+    sessions.add_argument("id", nargs="?", help="a conversation id (its first characters are enough) or 'last'")
+    sessions.add_argument("--json", action="store_true", help="print as JSON (export always does)")
     logs = sub("logs", "print the event log human-readable", run_logs)
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new events (a running chat's)")
     logs.add_argument("--json", action="store_true", help="print the raw JSON lines")
@@ -402,6 +412,82 @@ def run_models(args: argparse.Namespace) -> int:
         table.add_row(choice.model, choice.source, choice.note)
     _console().print(table)
     return 0
+
+
+def run_templates(args: argparse.Namespace) -> int:
+    import json
+
+    from agent_app.errors import ConfigError
+    from agent_app.templates import TemplateRegistry
+
+    registry = TemplateRegistry.from_settings(_settings(args).templates)
+    infos = registry.list()
+    if args.action == "show":
+        info = next((i for i in infos if i.name == args.name), None)
+        if info is None:
+            raise ConfigError(f"no template {args.name!r}", hint="`templates` lists them")
+        text = info.path.read_text(encoding="utf-8")
+        print(
+            json.dumps({"name": info.name, "path": str(info.path), "text": text}, ensure_ascii=False)
+            if args.json
+            else text
+        )
+        return 0
+    rows = [
+        {"name": i.name, "description": i.description, "shipped": i.shipped, "path": str(i.path), "error": i.error}
+        for i in infos
+    ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    from rich.table import Table
+
+    table = Table("template", "description", "where", box=None, pad_edge=False)
+    for i in infos:
+        table.add_row(
+            i.name, f"broken: {i.error}" if i.error else i.description, "shipped" if i.shipped else str(i.path)
+        )
+    _console().print(table)
+    return 0
+
+
+def run_sessions(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from agent_app.errors import ConfigError
+    from agent_app.memory.store import ConversationStore
+
+    _settings(args)  # validates --config
+    with ConversationStore() as store:
+        if args.action == "list":
+            conversations = store.list()
+            if args.json:
+                print(json.dumps([asdict(c) for c in conversations], ensure_ascii=False, indent=2))
+                return 0
+            from rich.table import Table
+
+            from agent_app.chat.commands import when
+
+            table = Table("id", "title", "model", "messages", "last used", box=None, pad_edge=False)
+            for c in conversations:
+                table.add_row(c.short_id, c.title or "", c.model or "", str(c.message_count), when(c.last_used))
+            _console().print(table)
+            return 0
+        if not args.id:
+            raise ConfigError(f"sessions {args.action} needs an id", hint="`sessions` lists them; 'last' also works")
+        conversation = store.get(args.id)
+        if args.action == "delete":
+            store.delete(conversation.id)
+            print(f"deleted {conversation.short_id} ({conversation.title or 'untitled'})")
+            return 0
+        messages = [{"role": m.type, "content": m.content} for m in store.messages(conversation.id)]
+        if args.action == "export" or args.json:
+            print(json.dumps({**asdict(conversation), "messages": messages}, ensure_ascii=False, indent=2))
+            return 0
+        for m in messages:
+            print(f"{m['role']}: {m['content']}")
+        return 0
 
 
 def run_logs(args: argparse.Namespace) -> int:

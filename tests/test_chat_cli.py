@@ -190,3 +190,22 @@ def test_help_question_mark_and_clear_without_a_slash_are_commands():
     lines = [line.strip() for line in out.out.splitlines()]
     said = [line for line in lines if line.startswith("You said:")]
     assert said == ["You said: hello"]  # the echoing model saw only "hello"
+
+
+def test_templates_and_sessions_commands_work_without_the_chat():
+    shipped = json.loads(run_cli("templates", "--json").out)
+    assert {"concise", "rag", "default"} <= {t["name"] for t in shipped} and all(t["shipped"] for t in shipped)
+    assert run_cli("templates", "show", "concise").out.startswith("description: Very short answers")
+    missing = run_cli("templates", "show", "nope")
+    assert missing.code == 1 and missing.err == "error: no template 'nope' (`templates` lists them)\n"
+
+    assert run_cli("--model", "fake", stdin="remember the kiwi\n/exit\n").code == 0
+    listed = json.loads(run_cli("sessions", "--json").out)
+    assert len(listed) == 1 and listed[0]["title"] == "remember the kiwi" and listed[0]["message_count"] == 2
+    assert "human: remember the kiwi" in run_cli("sessions", "show", "last").out
+    exported = json.loads(run_cli("sessions", "export", listed[0]["id"][:8]).out)
+    assert [m["role"] for m in exported["messages"]] == ["human", "ai"]
+    assert run_cli("sessions", "delete", "last").out.startswith(f"deleted {listed[0]['id'][:8]}")
+    assert json.loads(run_cli("sessions", "--json").out) == []
+    needs_id = run_cli("sessions", "show")
+    assert needs_id.code == 1 and needs_id.err.startswith("error: sessions show needs an id")
