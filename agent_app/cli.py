@@ -28,6 +28,8 @@ SUBCOMMAND_OPTIONS: dict[str, frozenset[str]] = {
     "search": frozenset(["collection", "config"]),
     "models": frozenset(["base_url", "config"]),
     "templates": frozenset(["config"]),
+    "collections": frozenset(["config"]),
+    "tools": frozenset(["collection", "config"]),
     "sessions": frozenset(["config"]),
     "logs": frozenset(["config"]),
 }
@@ -177,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     sessions.add_argument("action", nargs="?", choices=["list", "show", "export", "delete"], default="list")
     sessions.add_argument("id", nargs="?", help="a conversation id (its first characters are enough) or 'last'")
     sessions.add_argument("--json", action="store_true", help="print as JSON (export always does)")
+    collections = sub("collections", "list document collections, show one's files, or remove one", run_collections)
+    collections.add_argument("action", nargs="?", choices=["list", "show", "remove"], default="list")
+    collections.add_argument("name", nargs="?", help="the collection to show or remove")
+    collections.add_argument("--json", action="store_true", help="print as JSON")
+    tools = sub("tools", "list the tools the agent can use, and where each comes from", run_tools)
+    tools.add_argument("--json", action="store_true", help="print as JSON")
     logs = sub("logs", "print the event log human-readable", run_logs)
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new events (a running chat's)")
     logs.add_argument("--json", action="store_true", help="print the raw JSON lines")
@@ -488,6 +496,61 @@ def run_sessions(args: argparse.Namespace) -> int:
         for m in messages:
             print(f"{m['role']}: {m['content']}")
         return 0
+
+
+def run_collections(args: argparse.Namespace) -> int:
+    import json
+
+    from agent_app.errors import ConfigError
+    from agent_app.retrieval import describe_collections
+    from agent_app.retrieval.storage import delete_collection
+
+    _settings(args)  # validates --config
+    if args.action != "list" and not args.name:
+        raise ConfigError(f"collections {args.action} needs a name", hint="`collections` lists them")
+    if args.action == "remove":
+        if not delete_collection(args.name):
+            raise ConfigError(f"no collection {args.name!r}", hint="`collections` lists them")
+        print(f"removed collection {args.name} (the files it was made from are untouched)")
+        return 0
+    infos = describe_collections()
+    if args.action == "show":
+        infos = [i for i in infos if i.name == args.name]
+        if not infos:
+            raise ConfigError(f"no collection {args.name!r}", hint="`collections` lists them")
+    if args.json:
+        print(json.dumps([i.model_dump() for i in infos], ensure_ascii=False, indent=2))
+    elif args.action == "show":
+        for f in infos[0].files:
+            print(f"{f.chunks:6} chunks  {f.path}")
+    else:
+        from agent_app.chat.knowledge import show_collections
+
+        show_collections(_console())
+    return 0
+
+
+def run_tools(args: argparse.Namespace) -> int:
+    import json
+
+    from agent_app.chat.knowledge import agent_tools
+
+    settings = _settings(args)
+    collection = args.collection or settings.retrieval.default_collection
+    rows = [
+        {"name": t.name, "source": "built-in", "description": t.description.splitlines()[0]}
+        for t in agent_tools(settings.tools, collection, settings.retrieval)
+    ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    from rich.table import Table
+
+    table = Table("tool", "source", "what it does", box=None, pad_edge=False)
+    for row in rows:
+        table.add_row(row["name"], row["source"], row["description"])
+    _console().print(table)
+    return 0
 
 
 def run_logs(args: argparse.Namespace) -> int:

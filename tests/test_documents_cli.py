@@ -124,3 +124,26 @@ def test_rag_smoke_on_the_real_local_model(docs, local_chat_model):
     assert turn.text.strip() and turn.output_tokens > 0
     assert turn.sources and turn.sources[0].path.endswith("engine.txt")
     assert any("[1]" in text and "<data>" in text and "42 rpm" in text for text in sent)
+
+
+def test_collections_and_tools_commands(tmp_path, embeddings):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "meeting.txt").write_text("The meeting is on Tuesday at 10 am in room 4.\n")
+    assert run_cli("ingest", str(docs), "--collection", "work").code == 0
+    listed = json.loads(run_cli("collections", "--json").out)
+    assert [c["name"] for c in listed] == ["work"] and listed[0]["files"][0]["path"].endswith("meeting.txt")
+    assert run_cli("collections", "show", "work").out.strip().endswith("meeting.txt")
+    tools = {t["name"]: t["source"] for t in json.loads(run_cli("tools", "--json", "--collection", "work").out)}
+    assert tools == {
+        "calculator": "built-in",
+        "web_search": "built-in",
+        "weather": "built-in",
+        "knowledge_base": "built-in",
+    }
+    assert "knowledge_base" not in run_cli("tools", "--collection", "empty").out  # absent, not faked
+    assert run_cli("collections", "remove", "work").out.startswith("removed collection work")
+    assert json.loads(run_cli("collections", "--json").out) == []
+    again = run_cli("collections", "remove", "work")
+    assert again.code == 1 and again.err == "error: no collection 'work' (`collections` lists them)\n"
+    assert docs.joinpath("meeting.txt").is_file()  # the user's file stays

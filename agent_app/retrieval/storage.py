@@ -55,6 +55,20 @@ def collection_names() -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / POINTER_FILE).is_file())
 
 
+def delete_collection(name: str) -> bool:
+    """Remove collection `name` and its files; False when there is no such collection. The
+    folder is first renamed out of the collections (one atomic step), so a reader sees the
+    collection whole or not at all, never half deleted."""
+    folder = collection_dir(name)
+    if not (folder / POINTER_FILE).is_file():
+        return False
+    doomed = collections_root() / f"{name}.deleted-{uuid.uuid4().hex[:8]}"
+    folder.rename(doomed)
+    (doomed / POINTER_FILE).unlink()  # never listed again, even if the removal below is cut short
+    shutil.rmtree(doomed, ignore_errors=True)
+    return True
+
+
 def current_version(folder: Path) -> Path | None:
     """The live version folder of a collection, or None if it was never saved."""
     pointer = folder / POINTER_FILE
