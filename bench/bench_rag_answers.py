@@ -106,7 +106,7 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         return f"{100 * sum(values) / len(values):5.1f}% ({sum(values)}/{len(values)})" if values else "  n/a"
 
     print(f"\nstyle {args.style or 'default (auto on the local model)'}, {len(rows)} questions")
-    for round_, half in ((1, "tune"), (1, "check"), (2, "tune"), (2, "check")):
+    for round_, half in ((1, "tune"), (1, "check"), (2, "tune"), (2, "check"), (3, "tune"), (3, "check")):
         for lang in ("en", "ja", None):
             sel = [r for r in rows if (r["round"], r["half"]) == (round_, half) and (lang is None or r["lang"] == lang)]
             answerable = [r for r in sel if r["answerable"]]
