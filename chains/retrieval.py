@@ -59,12 +59,16 @@ def build_retrieval(ctx: ChainContext) -> Runnable:
         if not documents:
             return options.no_context_answer
         passages = [doc.page_content for doc in documents]
-        if style != "generative" and not covering_passages(variables["input"], passages):
+        covering = set(covering_passages(variables["input"], passages))
+        if style != "generative" and not covering:
             # No passage holds what the question is about: whatever the model writes, or the
             # closest sentence says, answers another question.
             return _not_found(documents, options, 0.0, None)
+        # Quoted only from the passages that hold what the question is about; the others stay
+        # (empty) so that the [n] numbers still match the sources.
+        quotable = [p if i in covering else "" for i, p in enumerate(passages)]
         if style == "extractive":
-            return _extractive(variables["input"], documents, passages, options)
+            return _extractive(variables["input"], documents, quotable, options)
         if style == "generative":
             # A returned runnable is run (and streamed) by RunnableLambda with the same input.
 
@@ -79,7 +83,7 @@ def build_retrieval(ctx: ChainContext) -> Runnable:
             return ChainResult(
                 with_citation(generated.strip(), passages), kind="retrieval", answer_source="generated", raw=generated
             )
-        return _extractive(variables["input"], documents, passages, options, raw=generated)
+        return _extractive(variables["input"], documents, quotable, options, raw=generated)
 
     return (
         RunnableLambda(ctx.prompt.variables, name="variables")
@@ -138,14 +142,12 @@ def _cited(chunks: Iterator[str], passages: list[str]) -> Iterator[str]:
 
 
 def _extractive(
-    question: str, documents: list[Any], passages: list[str], options: RetrievalChain, raw: str | None = None
+    question: str, documents: list[Any], quotable: list[str], options: RetrievalChain, raw: str | None = None
 ) -> ChainResult:
-    """The passages' own best sentences, quoted and cited; or a plain "not in your documents"
-    with the closest source when no sentence answers the question."""
-    # Quoted only from the passages that hold what the question is about; the others stay
-    # (empty) so that the [n] numbers still match the sources.
-    covering = set(covering_passages(question, passages))
-    quoted, score = extractive_answer(question, [p if i in covering else "" for i, p in enumerate(passages)])
+    """The passages' own best sentences (from `quotable`: the passages, "" where one may not be
+    quoted), quoted and cited; or a plain "not in your documents" with the closest source when
+    no sentence answers the question."""
+    quoted, score = extractive_answer(question, quotable)
     if not _answers(question, quoted, score):
         return _not_found(documents, options, score, raw)
     return ChainResult(quoted, kind="retrieval", answer_source="quoted", raw=raw, match_score=round(score, 3))

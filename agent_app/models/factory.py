@@ -99,10 +99,15 @@ def _openai_kwargs(spec: ModelSpec, settings: ModelSettings) -> dict:
                 hint="export OPENAI_API_KEY=sk-..., set --base-url for a compatible server, or use --model local",
             )
         key = "not-needed"  # most self-hosted OpenAI-compatible servers accept any key
+    return _connection(spec.name or DEFAULT_OPENAI_MODEL, key, settings.base_url, settings)
+
+
+def _connection(model: str, key: str, base_url: str | None, settings: ModelSettings) -> dict:
+    """Constructor arguments of an OpenAI-API model: which model, where, and how long to wait."""
     return {
-        "model": spec.name or DEFAULT_OPENAI_MODEL,
+        "model": model,
         "api_key": key,
-        "base_url": settings.base_url,
+        "base_url": base_url,
         # A server that accepts and never answers is given up on after request_timeout seconds
         # without a byte; one that is down fails fast (connect).
         "timeout": _timeout(settings.request_timeout),
@@ -120,13 +125,7 @@ def _server_kwargs(spec: ModelSpec, settings: ModelSettings) -> dict:
         base_url, model = server.base_url, server.alias
     else:
         base_url, model = _ollama(spec, settings), spec.name
-    return {
-        "model": model,
-        "api_key": "not-needed",
-        "base_url": base_url,
-        "timeout": _timeout(settings.request_timeout),
-        "max_retries": settings.max_retries,
-    }
+    return _connection(model, "not-needed", base_url, settings)
 
 
 def _served_defaults(spec: ModelSpec) -> GenerationParams:

@@ -107,7 +107,7 @@ def _start(path: Path, *, threads: int, context: int) -> LlamaCppServer:
         raise ProviderError(
             "llama.cpp (the xllamacpp package) is not installed", hint="run `make install` or `pip install xllamacpp`"
         ) from None
-    port = _free_port()
+    port = free_port()
     params = xllamacpp.CommonParams()
     params.model.path = str(path)
     params.hostnames = ["127.0.0.1"]
@@ -144,7 +144,8 @@ def _wait_until_ready(server: LlamaCppServer) -> None:
     raise ProviderError(f"llama.cpp did not get ready within {READY_TIMEOUT_S:.0f} s serving {server.path.name}")
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the OS picks it)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
