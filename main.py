@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK  (shell completion: see README)
 """Entry point: `python main.py --help`."""
 
 import sys

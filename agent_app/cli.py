@@ -32,6 +32,7 @@ SUBCOMMAND_OPTIONS: dict[str, frozenset[str]] = {
     "tools": frozenset(["collection", "config"]),
     "sessions": frozenset(["config"]),
     "logs": frozenset(["config"]),
+    "completion": frozenset(),
 }
 
 
@@ -41,10 +42,28 @@ class _OptionGroup:
     def __init__(self, group: argparse._ArgumentGroup, only: frozenset[str] | None) -> None:
         self.group, self.only = group, only
 
-    def add_argument(self, *flags: str, **kwargs) -> None:
+    def add_argument(self, *flags: str, completer: str | None = None, **kwargs) -> None:
         dest = flags[-1].lstrip("-").replace("-", "_")
         if self.only is None or dest in self.only:
-            self.group.add_argument(*flags, **kwargs)
+            _completes(self.group.add_argument(*flags, **kwargs), completer)
+
+
+def _completes(action: argparse.Action, completer: str | None) -> argparse.Action:
+    """Name the shell completer of an argument (a function of `shell_completion`), imported
+    only when the shell asks, so parsing stays on the standard library."""
+    if completer is not None:
+        action.completer = _LazyCompleter(completer)  # type: ignore[attr-defined]
+    return action
+
+
+class _LazyCompleter:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, **kwargs) -> list[str]:
+        from agent_app import shell_completion
+
+        return getattr(shell_completion, self.name)(**kwargs)
 
 
 def _common_options(parser: argparse.ArgumentParser, *, suppress: bool, only: frozenset[str] | None = None) -> None:
@@ -56,6 +75,7 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool, only: fr
         "-m",
         "--model",
         default=default,
+        completer="models",
         metavar="PROVIDER/MODEL",
         help="local (bundled SmolLM2-135M), local/FOLDER_OR_HF_ID, llamacpp[/FILE.gguf], ollama/NAME, "
         "openai[/NAME], fake[/FILE]; `models` lists them; default: openai when OPENAI_API_KEY is set, else local",
@@ -80,8 +100,9 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool, only: fr
         "-t",
         "--template",
         default=default,
+        completer="templates",
         metavar="NAME_OR_PATH",
-        help="prompt template: a name from prompts/ or your template folders, or a YAML file",
+        help="prompt template: a name `templates` lists (shipped or in your template folders), or a YAML file",
     )
     g.add_argument(
         "--var",
@@ -94,6 +115,7 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool, only: fr
         "-c",
         "--collection",
         default=default,
+        completer="collections",
         metavar="NAME",
         help="document collection for ingest and the rag template (default: 'default')",
     )
@@ -132,15 +154,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
+    """The CLI's parser; `prog` is how the user ran it (`main.py` in the repository, or the
+    installed `agent-app` command), so help and errors show what to type."""
+    run = f"python {prog}" if prog.endswith(".py") else prog
     parser = _Parser(
-        prog="main.py",
+        prog=prog,
         description="An offline-first LangChain terminal assistant. Without a subcommand: the chat.",
         add_help=False,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="`main.py COMMAND --help` shows a command's own options.\n\nExamples:\n  python main.py\n"
-        "  python main.py --model openai/gpt-4o-mini\n  python main.py --model llamacpp\n"
-        "  python main.py ask --json \"What is LangChain?\"\n  echo 'Hello' | python main.py ask",
+        epilog=f"`{prog} COMMAND --help` shows a command's own options.\n\nExamples:\n  {run}\n"
+        f"  {run} --model openai/gpt-4o-mini\n  {run} --model llamacpp\n"
+        f"  {run} ask --json \"What is LangChain?\"\n  echo 'Hello' | {run} ask",
     )
     parser.add_argument("-h", "--help", action="help", help="show this help and exit")
     parser.add_argument("--version", action="version", version=f"agent-app {__version__}")
@@ -154,7 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     chat = sub("chat", "open the terminal chat (the default)", run_chat)
-    chat.add_argument("--resume", metavar="ID|last", default=argparse.SUPPRESS, help="continue a saved conversation")
+    resume_help = "continue a saved conversation"
+    resume = chat.add_argument("--resume", metavar="ID|last", default=argparse.SUPPRESS, help=resume_help)
+    _completes(resume, "conversations")
     chat.add_argument("--no-save", action="store_true", default=argparse.SUPPRESS, help="do not save this conversation")
     ask = sub("ask", "print one answer (question as arguments or on stdin)", run_ask)
     ask.add_argument("question", nargs="*", help="the question; read from stdin when omitted")
@@ -173,15 +200,18 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true", help="print the list as JSON")
     templates = sub("templates", "list the prompt templates, or show one's file", run_templates)
     templates.add_argument("action", nargs="?", choices=["list", "show"], default="list")
-    templates.add_argument("name", nargs="?", help="the template to show")
+    _completes(templates.add_argument("name", nargs="?", help="the template to show"), "templates")
     templates.add_argument("--json", action="store_true", help="print as JSON")
     sessions = sub("sessions", "list, show, export or delete saved conversations", run_sessions)
     sessions.add_argument("action", nargs="?", choices=["list", "show", "export", "delete"], default="list")
-    sessions.add_argument("id", nargs="?", help="a conversation id (its first characters are enough) or 'last'")
+    _completes(
+        sessions.add_argument("id", nargs="?", help="a conversation id (its first characters are enough) or 'last'"),
+        "conversations",
+    )
     sessions.add_argument("--json", action="store_true", help="print as JSON (export always does)")
     collections = sub("collections", "list document collections, show one's files, or remove one", run_collections)
     collections.add_argument("action", nargs="?", choices=["list", "show", "remove"], default="list")
-    collections.add_argument("name", nargs="?", help="the collection to show or remove")
+    _completes(collections.add_argument("name", nargs="?", help="the collection to show or remove"), "collections")
     collections.add_argument("--json", action="store_true", help="print as JSON")
     tools = sub("tools", "list the tools the agent can use, and where each comes from", run_tools)
     tools.add_argument("--json", action="store_true", help="print as JSON")
@@ -189,9 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new events (a running chat's)")
     logs.add_argument("--json", action="store_true", help="print the raw JSON lines")
     logs.add_argument("-n", "--tail", type=_count, metavar="N", help="only the last N events")
-    parser.add_argument("--resume", metavar="ID|last", help="continue a saved conversation (chat)")
+    completion = sub("completion", "print the shell completion script (see README)", run_completion)
+    completion.add_argument("shell", nargs="?", choices=["bash", "zsh", "fish"], default="bash")
+    _completes(
+        parser.add_argument("--resume", metavar="ID|last", help="continue a saved conversation (chat)"), "conversations"
+    )
     parser.add_argument("--no-save", action="store_true", help="do not save this conversation (chat)")
-    parser.set_defaults(handler=run_chat)
+    parser.set_defaults(handler=run_chat, prog=prog)
     return parser
 
 
@@ -553,6 +587,13 @@ def run_tools(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_completion(args: argparse.Namespace) -> int:
+    from agent_app.shell_completion import script
+
+    print(script(args.prog, args.shell))
+    return 0
+
+
 def run_logs(args: argparse.Namespace) -> int:
     import contextlib
 
@@ -563,9 +604,15 @@ def run_logs(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "main.py") -> int:
     """Run the CLI; returns the exit code."""
-    parser = build_parser()
+    import os
+
+    parser = build_parser(prog)
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions: print them and exit
+        from agent_app.shell_completion import complete
+
+        complete(parser)
     try:
         args = parser.parse_args(argv)
     except BrokenPipeError:  # `main.py --help | head`
@@ -585,8 +632,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (`ask ... | head -c 5`): not an error of ours. Point stdout at
         # /dev/null so the interpreter's final flush does not raise again.
-        import os
-
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141  # what a shell reports for a process ended by SIGPIPE
+
+
+def tool_main() -> int:
+    """The installed `agent-app` command."""
+    return main(prog="agent-app")

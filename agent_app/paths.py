@@ -32,3 +32,15 @@ def data_dir() -> Path:
 def cache_dir() -> Path:
     """Folder for re-creatable files such as the converted model (AGENT_APP_CACHE_DIR overrides)."""
     return _dir("AGENT_APP_CACHE_DIR", "cache")
+
+
+def shipped(*parts: str) -> Path:
+    """A file or folder shipped inside the package (the prompt templates, the price table).
+
+    Found with importlib.resources, so it works from the repository and from an installed wheel
+    alike. The wheel is installed unzipped (pip, pipx and uv all do), so the resource is a real
+    path and folders can be listed with `Path.glob`.
+    """
+    from importlib import resources
+
+    return Path(str(resources.files("agent_app").joinpath(*parts)))

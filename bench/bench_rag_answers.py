@@ -53,7 +53,7 @@ def main() -> None:
     template = "rag"
     if args.style:
         folder = Path(tempfile.mkdtemp())
-        text = (ROOT / "prompts" / "rag.yaml").read_text(encoding="utf-8")
+        text = (ROOT / "agent_app" / "prompts" / "rag.yaml").read_text(encoding="utf-8")
         (folder / "rag-bench.yaml").write_text(
             text.replace("kind: retrieval", f"kind: retrieval\n  answer_style: {args.style}")
         )

@@ -1,6 +1,6 @@
 """The ReAct template: instructions, the step markers and worked examples, from one YAML file.
 
-Shipped templates live in `prompts/agents/` (a sub-folder, so the chat template registry, which
+Shipped templates live in `agent_app/prompts/agents/` (a sub-folder, so the chat template registry, which
 lists `prompts/*.yaml`, does not mistake them for chat templates). A template is read with
 `agent_app.yamlfile` (safe, no aliases) and validated by pydantic with unknown keys rejected, like the chat templates.
 """
@@ -14,8 +14,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent_app.errors import TemplateError
+from agent_app.paths import shipped
 
-AGENT_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "prompts" / "agents"
+AGENT_TEMPLATE_DIR = shipped("prompts", "agents")
 NO_TOOL = "none"
 """The `action` of an example that answers without a tool."""
 

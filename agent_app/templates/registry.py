@@ -5,7 +5,7 @@ shipped ones by name):
 
 1. the folders in `AGENT_APP_TEMPLATE_DIRS` (separated by `os.pathsep`),
 2. the configured `template_dirs`,
-3. the shipped `prompts/` folder.
+3. the shipped templates (`agent_app/prompts/`).
 
 Names and paths resolve only inside these folders: a name is a bare file stem (no `/`, no `..`),
 a path must lie inside one of the folders after symlinks are resolved. Each `get` checks the
@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent_app.errors import TemplateError
+from agent_app.paths import shipped
 from agent_app.templates.loader import load_template
 from agent_app.templates.schema import Template, is_template_name
 from agent_app.templates.settings import TemplateSettings
 
-SHIPPED_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "prompts"
-"""The templates that come with the app (the repository's prompts/ folder)."""
+SHIPPED_TEMPLATE_DIR = shipped("prompts")
+"""The templates that come with the app (package data: `agent_app/prompts/`)."""
 
 TEMPLATE_DIRS_ENV = "AGENT_APP_TEMPLATE_DIRS"
 _SUFFIXES = (".yaml", ".yml")
@@ -40,7 +41,7 @@ class TemplateInfo:
     description: str
     path: Path
     shipped: bool
-    """True for a template of the shipped prompts/ folder."""
+    """True for a template shipped with the app (`agent_app/prompts/`)."""
     error: str | None = None
     """Why the file does not load, if it does not (it is still listed, so users can find it)."""
 

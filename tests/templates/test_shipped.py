@@ -73,7 +73,7 @@ def test_guarded_puts_instructions_first_and_the_input_in_triple_quotes(registry
 def test_the_examples_in_the_readme_are_valid_templates() -> None:
     from agent_app.templates import parse_template
 
-    readme = (SHIPPED_TEMPLATE_DIR.parent / "README.md").read_text(encoding="utf-8")
+    readme = (SHIPPED_TEMPLATE_DIR.parents[1] / "README.md").read_text(encoding="utf-8")
     section = readme.split("### Writing a template", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
     assert len(blocks) == 2
