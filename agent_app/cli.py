@@ -19,7 +19,20 @@ Handler = Callable[[argparse.Namespace], int]
 # The common options each subcommand takes after its name; the main parser takes them all
 # (`main.py --model X ask ...`), so a subcommand's --help lists only what means something there.
 MODEL_OPTIONS = frozenset(
-    ["model", "base_url", "param", "system", "template", "var", "collection", "agent", "verbose", "threads", "dtype"]
+    [
+        "model",
+        "base_url",
+        "param",
+        "system",
+        "template",
+        "var",
+        "collection",
+        "agent",
+        "yes",
+        "verbose",
+        "threads",
+        "dtype",
+    ]
 )
 SUBCOMMAND_OPTIONS: dict[str, frozenset[str]] = {
     "chat": MODEL_OPTIONS | {"config"},
@@ -124,6 +137,13 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool, only: fr
         action="store_true",
         default=default,
         help="answer with the ReAct agent and its tools (in the chat: /agent on|off)",
+    )
+    g.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        default=default,
+        help="run tools whose policy is 'ask' without asking (tools.approval; MCP tools ask by default)",
     )
     g.add_argument(
         "-v",
@@ -247,6 +267,8 @@ def _settings(args: argparse.Namespace):
 
     overrides = {"model": args.model, "base_url": args.base_url, "threads": args.threads, "dtype": args.dtype}
     settings = load_settings(args.config, overrides)
+    if getattr(args, "yes", False):
+        settings.tools.assume_yes = True
     if args.verbose:
         settings.logging.verbose = "info"
     template = getattr(args, "template", None)
@@ -348,6 +370,7 @@ def run_chat(args: argparse.Namespace) -> int:
     try:
         return ChatUI(session, console, interactive=interactive, history_file=history_file).run()
     finally:
+        session.close()
         if session.monitoring:
             session.monitoring.close()
         if store is not None:
@@ -380,6 +403,8 @@ def run_ask(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     session.model  # noqa: B018 - load now, so load time is reported apart from the answer
     load_s = time.perf_counter() - started
+    if sys.stdin.isatty() and err.is_terminal:  # someone can answer approval questions
+        session.ask_approval = _ask_on_terminal(err)
     try:
         if args.json:
             turn = session.reply(question)
@@ -399,6 +424,7 @@ def run_ask(args: argparse.Namespace) -> int:
             for warning in session.last_turn.warnings if session.last_turn else []:
                 err.print(f"[yellow]warning:[/yellow] {warning}")
     finally:
+        session.close()
         if session.monitoring:
             session.monitoring.close()
     return 0
@@ -564,6 +590,25 @@ def run_collections(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ask_on_terminal(console):
+    """An approval asker for `ask` run from a terminal (the question on stderr)."""
+
+    def ask(tool: str, arguments) -> str:
+        from tools.approval import describe_call
+
+        while True:
+            console.print(f"approve {describe_call(tool, arguments)}: run it? [y]es / [n]o / [a]lways ", end="")
+            try:
+                reply = input().strip().lower()
+            except EOFError:
+                return "no"
+            for answer in ("yes", "no", "always"):
+                if reply and answer.startswith(reply):
+                    return answer
+
+    return ask
+
+
 def run_tools(args: argparse.Namespace) -> int:
     import json
 
@@ -571,18 +616,40 @@ def run_tools(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     collection = args.collection or settings.retrieval.default_collection
-    rows = [
-        {"name": t.name, "source": "built-in", "description": t.description.splitlines()[0]}
-        for t in agent_tools(settings.tools, collection, settings.retrieval)
-    ]
+    servers = None
+    if settings.tools.mcp_servers:
+        from tools.mcp import McpServers
+
+        servers = McpServers(settings.tools.mcp_servers)
+        servers.start()
+    try:
+        found = agent_tools(settings.tools, collection, settings.retrieval, servers.tools() if servers else [])
+        rows = []
+        for t in found:
+            source = (servers.source(t.name) if servers else None) or "built-in"
+            default = (servers.default_approval(t.name) if servers else None) or "allow"
+            rows.append(
+                {
+                    "name": t.name,
+                    "source": source,
+                    "approval": settings.tools.approval.get(t.name, default),
+                    "description": (t.description.splitlines() or [""])[0],
+                }
+            )
+        notices = servers.take_notices() if servers else []
+    finally:
+        if servers:
+            servers.close()
+    for notice in notices:
+        print(f"warning: {notice}", file=sys.stderr)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
     from rich.table import Table
 
-    table = Table("tool", "source", "what it does", box=None, pad_edge=False)
+    table = Table("tool", "source", "approval", "what it does", box=None, pad_edge=False)
     for row in rows:
-        table.add_row(row["name"], row["source"], row["description"])
+        table.add_row(row["name"], row["source"], row["approval"], row["description"])
     _console().print(table)
     return 0
 

@@ -4,7 +4,7 @@ a usable input and answer correctly, on the default local model?
     .venv/bin/python bench/bench_agent.py [--model local] [--prior 1.0] [--examples 4] [--thoughts]
                                           [--free-inputs] [--copy-boost 2] [--no-similarity]
                                           [--history] [--down] [--split tune|check]
-                                          [--limit N] [--json results.json]
+                                          [--limit N] [--json results.json] [--mcp]
 
 Questions, expected tools, answer checks and the fixed weather/search data are in
 bench/agent_questions.yaml; weather and search are served by local stand-in servers
@@ -16,6 +16,8 @@ two honesty counts:
                  results do not hold, or does not say that it could not do it (target 0);
   contradictions a tool gave a result and the answer states a number that neither the question
                  nor any tool result holds (target 0).
+`--mcp` adds the tools of the real test MCP server (tests/support/mcp_server.py, over stdio)
+and asks bench/mcp_questions.yaml instead: tools the template has no examples of.
 `--history` asks every question after a fixed 3-turn chit-chat; `--down` points weather and search
 at a closed port (each service unreachable). Every figure is reported for the tuning half and the
 check half (`split: check` in the YAML) separately. Targets (check half): right tool >= 90% with
@@ -41,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support.fake_services import FakeOpenMeteo, FakeSearxng, Place  # noqa: E402
 
 QUESTIONS = Path(__file__).with_name("agent_questions.yaml")
+MCP_QUESTIONS = Path(__file__).with_name("mcp_questions.yaml")
 # Observations that mean the tool input was not usable.
 _FAILED = re.compile(
     r"^(calculator error|no place named|weather unavailable|no results|search unavailable|"
@@ -144,6 +147,7 @@ def main() -> None:
     parser.add_argument("--down", action="store_true", help="weather and search services unreachable")
     parser.add_argument("--split", choices=["tune", "check"], default=None, help="only this half")
     parser.add_argument("--json", type=Path, default=None, help="write per-question results here")
+    parser.add_argument("--mcp", action="store_true", help="add the test MCP server's tools; ask mcp_questions.yaml")
     args = parser.parse_args()
 
     from agent_app.agent import AgentSettings, build_agent
@@ -153,6 +157,8 @@ def main() -> None:
     from tools.settings import SearchSettings, ToolsSettings, WeatherSettings
 
     data = load_questions()
+    if args.mcp:
+        data["questions"] = yaml.safe_load(MCP_QUESTIONS.read_text(encoding="utf-8"))["questions"]
     cases = [q for q in data["questions"] if args.split in (None, q.get("split", "tune"))][: args.limit]
     settings = AgentSettings(mode=args.mode)
     if args.prior is not None:
@@ -169,6 +175,19 @@ def main() -> None:
         parse_model_spec(args.model), load_settings(environ={}, overrides={"threads": args.threads})
     )
     rows = []
+    servers = None
+    if args.mcp:
+        from tools.mcp import McpServers
+        from tools.settings import McpServerSettings
+
+        server = McpServerSettings(
+            command=sys.executable,
+            args=[str(ROOT / "tests" / "support" / "mcp_server.py")],
+            env={"MCP_TEST_WORD": "plum"},
+            approval="allow",
+        )
+        servers = McpServers({"test": server})
+        servers.start()
     with FakeOpenMeteo(data["places"]) as meteo, FakeSearxng(data["results"]) as searx:
         meteo_url, searx_url = (closed_port_url(), closed_port_url()) if args.down else (meteo.url, searx.url)
         tools = build_tools(
@@ -176,7 +195,7 @@ def main() -> None:
                 search=SearchSettings(backend="searxng", searxng_url=searx_url, min_interval=0, timeout=5),
                 weather=WeatherSettings(geocoding_url=meteo_url, forecast_url=meteo_url, timeout=5),
             )
-        )
+        ) + (servers.tools() if servers else [])
         agent = build_agent(model, tools, settings=settings, embeddings=None if args.no_similarity else "bundled")
         agent.invoke("warm-up: 1+1")  # loads the embeddings and warms the model; not measured
         history = chit_chat() if args.history else []
@@ -219,6 +238,8 @@ def main() -> None:
                 f"{number:2d} {marks} {row['seconds']:5.1f}s {row['steps']}st  {case['question']}\n"
                 f"      {calls}\n      -> {result.answer[:110]!r}"
             )
+    if servers:
+        servers.close()
     for half in ("tune", "check"):
         if any(r["split"] == half for r in rows):
             print(f"\n=== {half} half")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-_FAILURE = re.compile(r"^\s*(?:[\w ]{1,40}? (?:unavailable|failed|error)|tool error):", re.IGNORECASE)
+_FAILURE = re.compile(r"^\s*(?:[\w ]{1,40}? (?:unavailable|failed|error|refused)|tool error):", re.IGNORECASE)
 
 
 def is_failure(observation: str) -> bool:

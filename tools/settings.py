@@ -68,6 +68,34 @@ class WeatherSettings(BaseModel):
         return value.rstrip("/")
 
 
+Approval = Literal["allow", "ask", "deny"]
+"""What happens when the agent calls a tool: run it, ask the user first, or never (the tool is
+not offered)."""
+
+
+class McpServerSettings(BaseModel):
+    """One MCP server: a command run over stdio, or a streamable HTTP URL."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: str | None = Field(None, description="program to run (stdio), e.g. 'npx' or 'uvx'")
+    args: list[str] = Field(default_factory=list, description="its arguments")
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment variables for it")
+    cwd: str | None = Field(None, description="its working folder")
+    url: str | None = Field(None, description="streamable HTTP endpoint, e.g. http://127.0.0.1:8000/mcp")
+    headers: dict[str, str] = Field(default_factory=dict, description="HTTP headers, e.g. Authorization")
+    approval: Approval = Field("ask", description="the default for this server's tools")
+    timeout: float = Field(60.0, gt=0, le=3600, description="seconds to start, and per tool call")
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerSettings:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give either command (a stdio server) or url (streamable HTTP), not both")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https://, not {self.url!r}")
+        return self
+
+
 class ToolsSettings(BaseModel):
     """Which tools the agent may use, and how each one reaches its service."""
 
@@ -78,6 +106,22 @@ class ToolsSettings(BaseModel):
     )
     search: SearchSettings = Field(default_factory=SearchSettings)
     weather: WeatherSettings = Field(default_factory=WeatherSettings)
+    mcp_servers: dict[str, McpServerSettings] = Field(
+        default_factory=dict, description="MCP servers whose tools join the agent's, by name"
+    )
+    approval: dict[str, Approval] = Field(
+        default_factory=dict,
+        description="per tool name: allow, ask or deny (default: allow for built-ins, the server's for MCP tools)",
+    )
+    assume_yes: bool = Field(False, description="approve every 'ask' call without asking (--yes)")
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _server_names(cls, value: dict[str, McpServerSettings]) -> dict[str, McpServerSettings]:
+        for name in value:
+            if not name.replace("-", "_").isidentifier():
+                raise ValueError(f"MCP server name {name!r}: use letters, digits, - and _")
+        return value
 
     @field_validator("enabled", mode="before")
     @classmethod

@@ -384,6 +384,8 @@ def _agent(ui: ChatUI, arg: str) -> None:
     if ui.session.agent_mode:
         names = ", ".join(t.name for t in ui.session.tools())
         ui.info(f"agent: on · tools: {names}")
+        for notice in ui.session.take_notices():  # an MCP server that did not start
+            ui.warn(notice)
         if ui.session.models.spec.label == "llamacpp":
             ui.warn(LLAMACPP_AGENT_HINT)
     else:

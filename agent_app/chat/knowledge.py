@@ -181,9 +181,11 @@ def collection_has_documents(name: str) -> bool:
     return any(info.name == name and info.chunk_count for info in describe_collections())
 
 
-def agent_tools(settings: ToolsSettings, collection: str, retrieval: RetrievalSettings) -> list[BaseTool]:
+def agent_tools(
+    settings: ToolsSettings, collection: str, retrieval: RetrievalSettings, mcp_tools: Sequence[BaseTool] = ()
+) -> list[BaseTool]:
     """The configured tools, plus knowledge_base when `collection` has documents (absent
-    otherwise, not faked)."""
+    otherwise, not faked), then `mcp_tools` (the MCP servers')."""
     from tools import build_tools
 
     extra = []
@@ -193,4 +195,4 @@ def agent_tools(settings: ToolsSettings, collection: str, retrieval: RetrievalSe
         extra.append(make_knowledge_base_tool(collection, retrieval))
         if "knowledge_base" not in settings.enabled:
             settings = settings.model_copy(update={"enabled": [*settings.enabled, "knowledge_base"]})
-    return build_tools(settings, extra=extra)
+    return [*build_tools(settings, extra=extra), *mcp_tools]

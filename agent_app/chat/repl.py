@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from agent_app.chat.session import ChatSession
+    from tools.approval import Answer
+
+
+ANSWERS: tuple[Answer, ...] = ("yes", "no", "always")
 
 
 class ChatUI:
@@ -37,6 +41,9 @@ class ChatUI:
         self.interactive = sys.stdin.isatty() and console.is_terminal if interactive is None else interactive
         self.history_file = history_file
         self._prompt: Any = None
+        self._live: Any = None
+        if self.interactive:
+            session.ask_approval = self.ask_approval
 
     # -- output helpers -----------------------------------------------------------------
     def info(self, text: str) -> None:
@@ -55,6 +62,30 @@ class ChatUI:
         from agent_app.monitoring.redact import redact_message
 
         self.console.print(f"[red]error:[/red] {escape(redact_message(text))}", highlight=False)
+
+    def ask_approval(self, tool: str, arguments: Any) -> Answer:
+        """Ask whether a tool under `ask` may run: yes, no, or always (for this session).
+        The live answer view pauses while the question is on screen."""
+        from prompt_toolkit import prompt
+        from rich.markup import escape
+
+        from tools.approval import describe_call
+
+        if self._live is not None:
+            self._live.stop()
+        try:
+            self.console.print(f"[yellow]approve[/yellow] {escape(describe_call(tool, arguments))}", highlight=False)
+            while True:
+                try:
+                    reply = prompt("  run it? [y]es / [n]o / [a]lways for this session: ").strip().lower()
+                except EOFError:
+                    return "no"
+                for answer in ANSWERS:
+                    if reply and answer.startswith(reply):
+                        return answer
+        finally:
+            if self._live is not None:
+                self._live.start()
 
     # -- loop ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -208,6 +239,7 @@ class ChatUI:
             return Group(Text("\n".join(lines), style="dim"), Markdown(text))
 
         with Live(view(), console=self.console, refresh_per_second=8, vertical_overflow="visible") as live:
+            self._live = live
             try:
                 for piece in stream:
                     if isinstance(piece, str):
@@ -220,6 +252,7 @@ class ChatUI:
                             failures.setdefault(piece.tool, str(piece.text))
                     live.update(view())
             finally:
+                self._live = None
                 live.update(view(final=True))
 
 

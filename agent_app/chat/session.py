@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from agent_app.memory.store import Conversation, ConversationStore
     from agent_app.monitoring.setup import Monitoring
     from agent_app.templates import Template
+    from tools.approval import ApprovalGate, Asker
+    from tools.mcp import McpServers
 
 
 class ChatSession:
@@ -83,6 +85,11 @@ class ChatSession:
         """Called with what a multi-call chain is doing ("sample 3/5"): the REPL's spinner."""
         self.notices: list[str] = []
         """One-line warnings produced outside a turn's stream (broken template edit, ...)."""
+        self.ask_approval: Asker | None = None
+        """Asks the user about a tool call under `ask` (set by the chat on a terminal); None
+        refuses such calls, unless `tools.assume_yes` (--yes)."""
+        self.approval: ApprovalGate | None = None
+        self._mcp: McpServers | None = None
         self._template: Template | None = None
         self._chain_key: tuple | None = None
         self._chain: Any = None
@@ -155,18 +162,53 @@ class ChatSession:
         self.collection_choice = name
 
     def tools(self) -> list[Any]:
-        """The agent's tools per configuration, plus knowledge_base over the current collection."""
+        """The agent's tools: the configured built-ins, knowledge_base over the current
+        collection and the MCP servers' tools, each under its approval policy (`deny` ones are
+        left out, `ask` ones ask `ask_approval` before each call)."""
         from agent_app.chat.knowledge import agent_tools
+        from tools.approval import ApprovalGate
 
-        return agent_tools(self.settings.tools, self.collection, self.settings.retrieval)
+        servers = self.mcp_servers()
+        found = agent_tools(
+            self.settings.tools, self.collection, self.settings.retrieval, servers.tools() if servers else []
+        )
+        if self.approval is None:
+            self.approval = ApprovalGate(self.settings.tools.approval, assume_yes=self.settings.tools.assume_yes)
+        self.approval.ask = self.ask_approval
+        return self.approval.apply(found, servers.default_approval if servers else lambda name: None)
+
+    def mcp_servers(self) -> McpServers | None:
+        """The configured MCP servers, started at first use and kept for the whole chat (one
+        session each); None when there are none."""
+        if not self.settings.tools.mcp_servers:
+            return None
+        if self._mcp is None:
+            from tools.mcp import McpServers
+
+            self._mcp = McpServers(self.settings.tools.mcp_servers)
+            self._mcp.start()
+        return self._mcp
+
+    def take_notices(self) -> list[str]:
+        """The one-line warnings not shown yet (including MCP servers that failed or stopped)."""
+        notices, self.notices = self.notices, []
+        return notices + (self._mcp.take_notices() if self._mcp else [])
+
+    def close(self) -> None:
+        """Stop what the session started (MCP servers)."""
+        if self._mcp is not None:
+            self._mcp.close()
+            self._mcp = None
 
     def _agent_for(self) -> Any:
         from agent_app.agent import build_agent
-        from agent_app.chat.knowledge import collection_has_documents
 
-        key = (id(self.model), self.collection, collection_has_documents(self.collection))
+        tools = self.tools()
+        # The tool names are in the key: knowledge_base comes with documents, and an MCP
+        # server that stops takes its tools out.
+        key = (id(self.model), self.collection, tuple(tool.name for tool in tools))
         if key != self._agent_key:
-            self._agent = build_agent(self.model, self.tools(), settings=self.settings.agent)
+            self._agent = build_agent(self.model, tools, settings=self.settings.agent)
             self._agent_key = key
         return self._agent
 
@@ -279,8 +321,7 @@ class ChatSession:
 
         template = self.template
         turn = self.last_turn = TurnResult(model=self.model_label, template=self.template_name)
-        turn.warnings += self.notices
-        self.notices = []
+        turn.warnings += self.take_notices()
         config: RunnableConfig = {
             "callbacks": self.callbacks(turn),
             "run_name": "chat_turn",
@@ -353,6 +394,7 @@ class ChatSession:
                 yield event
             elif isinstance(event, Finished):
                 turn.take_agent_result(event.result)
+        turn.warnings += self.take_notices()  # MCP servers that failed to start or stopped
 
     def reply(self, user_input: str) -> TurnResult:
         """Answer without a consumer for the stream (timings are still measured)."""
