@@ -150,6 +150,11 @@ def ground_answer(question: str, answer: str, steps: Sequence[Step]) -> tuple[st
     if not succeeded:
         failed = calls[-1]
         return failure_sentence(failed), "tool failed"
+    last = succeeded[-1]
+    if last.tool not in _TASKS and not _carries(answer, last.observation):
+        # A tool without a rule of its own (an MCP server's): a short result is the answer, so
+        # an answer that leaves it out gives the result itself instead.
+        return source_sentence(last), "unsupported"
     seen = _numbers(question) | {n for s in succeeded for n in _numbers(s.observation)}
     said = _numbers(answer)
     # Where the number is the fact (a result, a temperature), the answer must carry one of them.
@@ -158,6 +163,17 @@ def ground_answer(question: str, answer: str, steps: Sequence[Step]) -> tuple[st
     if not missing and not said - seen:
         return answer, None
     return source_sentence((evidence or succeeded)[-1]), "unsupported"
+
+
+SHORT_RESULT = 200
+"""Characters up to which an MCP tool's result is short enough to be quoted whole as the answer."""
+
+
+def _carries(answer: str, observation: str) -> bool:
+    """Does the answer hold a short tool result (as written: case matters, "HELLO!" is not
+    "Hello")? A long result (a document, a listing) is only summarised, so it is not checked."""
+    result = " ".join(observation.split()).rstrip(".!。")
+    return len(result) > SHORT_RESULT or result in " ".join(answer.split())
 
 
 def failure_sentence(step: Step) -> str:

@@ -60,7 +60,7 @@ def build_agent(
     from agent_app.agent.policies import LocalPolicy, TextPolicy
     from agent_app.agent.prompting import ReActPrompt
     from agent_app.agent.react import ReActAgent
-    from agent_app.agent.routing import ExampleRouter
+    from agent_app.agent.routing import ExampleRouter, routing_texts
     from agent_app.agent.template import load_react_template
 
     constrained = settings.constrained and is_local_chat(model)
@@ -71,7 +71,9 @@ def build_agent(
         from agent_app.embeddings import LazyEmbeddings
 
         router_embeddings = LazyEmbeddings()  # loaded at the first question (about 3 s), not here
-    router = ExampleRouter(prompt.examples, router_embeddings)
+    shown = {example.action for example in prompt.examples}
+    described = {t.name: routing_texts(t.name, t.description) for t in tools if t.name not in shown}
+    router = ExampleRouter(prompt.examples, router_embeddings, described)
     policy = (
         LocalPolicy(model, prompt, settings)
         if constrained

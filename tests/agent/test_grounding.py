@@ -79,7 +79,18 @@ def test_weather_answer_without_the_reported_figures_is_replaced(open_meteo: Fak
         ),  # but an invented number is not let through
         ("The result is 84.", [Step("calculator", "12*7", "84", False)], None),
         ("I cannot do that.", [Step("teleport", "Mars", "There is no tool named 'teleport'.", True)], None),
+        # A tool with no rule of its own (an MCP server's): a short result must be in the answer,
+        # as written (capitals are the point of "shout").
+        ("You'll see me soon!", [Step("shout", "see you soon", "SEE YOU SOON!", False)], "unsupported"),
+        ("Here it is: SEE YOU SOON!", [Step("shout", "see you soon", "SEE YOU SOON!", False)], None),
+        ("The secret word is plum.", [Step("secret_word", "", "plum", False)], None),
+        ("A long listing, summarised.", [Step("list_files", ".", "x" * 400, False)], None),
     ],
 )
 def test_ground_answer_rules(answer, steps, expected):
     assert ground_answer("q", answer, steps)[1] == expected
+
+
+def test_an_mcp_style_result_left_out_of_the_answer_becomes_the_answer():
+    answer, why = ground_answer("shout hi", "Hello there.", [Step("shout", "hi", "HI!", False)])
+    assert (answer, why) == ("shout returned: HI!", "unsupported")

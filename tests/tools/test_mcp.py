@@ -283,7 +283,7 @@ def test_approval_in_a_real_terminal_yes_no_always(tmp_path, pid_file):
             child.expect(observation)
             child.expect("›")
         child.sendline("shout four")
-        index = child.expect([r"\[a\]lways", "fourth"])
+        index = child.expect([r"\[a\]lways", "FOUR!"])  # the answer gives the result
         assert index == 1, "asked again after 'always'"
         child.expect("›")
         child.sendline("/exit")
@@ -291,3 +291,19 @@ def test_approval_in_a_real_terminal_yes_no_always(tmp_path, pid_file):
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
+
+
+@pytest.mark.real_model
+def test_the_local_model_calls_an_mcp_tool_and_answers_with_its_result(tmp_path, pid_file, local_chat_model):
+    """The bundled 135M model has no worked example of `shout`: it is routed there because the
+    question names it, and its answer is the tool's result (bench: bench_agent.py --mcp)."""
+    write_config(tmp_path, {"test": stdio_server(pid_file, approval="allow")})
+    session = ChatSession(load_settings(), models=ModelHandle.given(local_chat_model, "local"))
+    session.agent_mode = True
+    try:
+        turn = session.reply("Use the shout tool on: good night")
+    finally:
+        session.close()
+    assert [s.tool for s in turn.steps][:1] == ["shout"]
+    assert not turn.steps[0].error and "NIGHT" in turn.steps[0].observation
+    assert turn.steps[0].observation.rstrip("!") in turn.text
