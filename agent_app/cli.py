@@ -363,6 +363,9 @@ def run_chat(args: argparse.Namespace) -> int:
             f"[dim]resumed {conversation.short_id} “{conversation.title}” ({len(session.history)} messages)[/dim]",
             highlight=False,
         )
+        from agent_app.chat.commands import show_recap
+
+        show_recap(console, session.history)
     history_file = None
     if settings.history:
         paths.data_dir().mkdir(parents=True, exist_ok=True)

@@ -177,6 +177,19 @@ def test_resume_last_across_processes(tmp_path):
     assert "today " in second.stdout  # "last used" as people read it, not an epoch number
 
 
+def test_resume_shows_the_last_few_exchanges(tmp_path):
+    said = "".join(f"message number {i} {'x' * (200 if i == 5 else 0)}\n" for i in range(1, 6))
+    assert run_cli("--model", "fake", stdin=said + "/exit\n").returncode == 0
+    resumed = run_cli("--model", "fake", stdin="/resume last\n/exit\n")
+    assert resumed.returncode == 0, resumed.stderr
+    lines = [line.strip() for line in resumed.stdout.splitlines() if line.strip().startswith(("you:", "assistant:"))]
+    assert [line.split(":")[0] for line in lines] == ["you", "assistant"] * 3  # the last three exchanges
+    assert lines[0] == "you: message number 3" and lines[1] == "assistant: You said: message number 3"
+    assert lines[4].endswith("…") and len(lines[4]) <= len("you: ") + 160  # long messages shortened
+    from_cli = run_cli("--resume", "last", stdin="/exit\n")  # the same recap after --resume
+    assert "you: message number 5 xxx" in from_cli.stdout
+
+
 def test_times_in_lists_read_like_a_person_says_them():
     from datetime import datetime
 

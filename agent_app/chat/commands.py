@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agent_app.errors import ConfigError
 
@@ -224,6 +224,31 @@ def when(epoch: float, now: float | None = None) -> str:
     return f"{moment:%Y-%m-%d}"
 
 
+RECAP_EXCHANGES = 3
+RECAP_CHARS = 160
+
+
+def recap(history: list[Any], exchanges: int = RECAP_EXCHANGES) -> list[str]:
+    """The last few exchanges of a resumed conversation, one shortened line per message
+    ("you: ...", "assistant: ..."), so the user sees where it left off."""
+    lines = []
+    for message in history[-2 * exchanges :]:
+        who = "you" if message.type == "human" else "assistant"
+        text = " ".join(str(message.content).split())
+        if len(text) > RECAP_CHARS:
+            text = text[: RECAP_CHARS - 1] + "…"
+        lines.append(f"{who}: {text}")
+    return lines
+
+
+def show_recap(console: Any, history: list[Any]) -> None:
+    """Print `recap` dimmed (the REPL's /resume and the CLI's --resume)."""
+    from rich.markup import escape
+
+    for line in recap(history):
+        console.print(f"[dim]  {escape(line)}[/dim]", highlight=False)
+
+
 @command("resume", "ID|last", "continue a saved conversation (restores messages, template, model)")
 def _resume(ui: ChatUI, arg: str) -> None:
     _store(ui)
@@ -232,9 +257,9 @@ def _resume(ui: ChatUI, arg: str) -> None:
         f"resumed {conversation.short_id} “{conversation.title}”: {len(ui.session.history)} messages, "
         f"model {ui.session.model_label}, template {ui.session.template_name}"
     )
-    for notice in ui.session.notices:
+    show_recap(ui.console, ui.session.history)
+    for notice in ui.session.take_notices():
         ui.warn(notice)
-    ui.session.notices.clear()
 
 
 @command("new", help="start a new conversation")
