@@ -150,3 +150,22 @@ def test_int8_quantises_all_but_the_outlier_layers_and_keeps_quality(local_chat_
     fp32, quantised = run(perplexity, local_chat_model.runtime), run(perplexity, int8)
     # bench/bench_int8.py: +18% on English; every layer in int8 (down_proj too) gave +240%.
     assert quantised < fp32 * 1.5, (fp32, quantised)
+
+
+def test_the_prompt_is_read_on_all_threads_and_the_answer_written_on_decode_threads(local_chat_model):
+    """ModelSettings.decode_threads (default 1, bench/bench_threads.py): two threads collapse
+    when another program takes a core, and decoding does not need them."""
+    import torch
+
+    from agent_app.models.params import GenerationParams
+    from agent_app.torch_thread import run
+
+    runtime = local_chat_model.runtime
+    assert (runtime.threads, runtime.decode_threads) == (2, 1)
+    seen: list[int] = []
+    prompt = runtime.render_chat([{"role": "user", "content": "Count from one to ten."}])
+    runtime.generate(
+        prompt, GenerationParams(temperature=0, max_tokens=16), on_text=lambda _t: seen.append(torch.get_num_threads())
+    )
+    assert seen and set(seen) == {1}
+    assert run(torch.get_num_threads) == 2  # back for the next prompt

@@ -110,33 +110,34 @@ def _generate_here(
     shown = ""
     with torch.inference_mode():
         out = model(input_ids=torch.tensor([ids]), use_cache=True)
-        for _ in range(max_tokens):
-            if cancel.is_set():
-                break
-            logits = out.logits[0, -1].float()
-            if allowed_ids is not None:
-                masked = torch.full_like(logits, float("-inf"))
-                masked[allowed_ids] = logits[allowed_ids]
-                logits = masked
-            if boost_ids is not None:
-                logits[boost_ids] += boost_value
-                if produced and produced[-1] in follows:
-                    logits[torch.tensor(sorted(follows[produced[-1]]))] += boost_value
-            if len(produced) >= 2:  # no repeated 3-gram
-                last = tuple(produced[-2:])
-                for i in range(len(produced) - 2):
-                    if tuple(produced[i : i + 2]) == last:
-                        logits[produced[i + 2]] = float("-inf")
-            token = int(logits.argmax())
-            if token in ends:
-                break
-            produced.append(token)
-            text = str(tokenizer.decode(produced))
-            if "\n" in text:
-                text = text.split("\n", 1)[0]
-            if not text.endswith("\ufffd") and len(text) > len(shown):  # not inside a UTF-8 character
-                emit(text[len(shown) :])
-                shown = text
-            if "\n" in tokenizer.decode(produced):
-                break
-            out = model(input_ids=torch.tensor([[token]]), past_key_values=out.past_key_values, use_cache=True)
+        with runtime.decoding():  # the prompt was read on all threads; tokens come on fewer
+            for _ in range(max_tokens):
+                if cancel.is_set():
+                    break
+                logits = out.logits[0, -1].float()
+                if allowed_ids is not None:
+                    masked = torch.full_like(logits, float("-inf"))
+                    masked[allowed_ids] = logits[allowed_ids]
+                    logits = masked
+                if boost_ids is not None:
+                    logits[boost_ids] += boost_value
+                    if produced and produced[-1] in follows:
+                        logits[torch.tensor(sorted(follows[produced[-1]]))] += boost_value
+                if len(produced) >= 2:  # no repeated 3-gram
+                    last = tuple(produced[-2:])
+                    for i in range(len(produced) - 2):
+                        if tuple(produced[i : i + 2]) == last:
+                            logits[produced[i + 2]] = float("-inf")
+                token = int(logits.argmax())
+                if token in ends:
+                    break
+                produced.append(token)
+                text = str(tokenizer.decode(produced))
+                if "\n" in text:
+                    text = text.split("\n", 1)[0]
+                if not text.endswith("\ufffd") and len(text) > len(shown):  # not inside a UTF-8 character
+                    emit(text[len(shown) :])
+                    shown = text
+                if "\n" in tokenizer.decode(produced):
+                    break
+                out = model(input_ids=torch.tensor([[token]]), past_key_values=out.past_key_values, use_cache=True)

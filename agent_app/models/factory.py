@@ -211,7 +211,13 @@ def build_chat_model(
     from agent_app.models.local import LOCAL_DEFAULT_PARAMS, LocalChatModel, LocalCompletionModel
     from agent_app.models.local_runtime import get_runtime
 
-    runtime = get_runtime(_local_source(spec), dtype=settings.dtype, threads=settings.threads, progress=progress)
+    runtime = get_runtime(
+        _local_source(spec),
+        dtype=settings.dtype,
+        threads=settings.threads,
+        decode_threads=settings.decode_threads,
+        progress=progress,
+    )
     merged = LOCAL_DEFAULT_PARAMS.merged(params)
     return LocalChatModel(
         llm=LocalCompletionModel(runtime, params=merged), params=merged, context_window=settings.context_window
@@ -246,7 +252,13 @@ def build_completion_model(
     from agent_app.models.local import LOCAL_DEFAULT_PARAMS, LocalCompletionModel
     from agent_app.models.local_runtime import get_runtime
 
-    runtime = get_runtime(_local_source(spec), dtype=settings.dtype, threads=settings.threads, progress=progress)
+    runtime = get_runtime(
+        _local_source(spec),
+        dtype=settings.dtype,
+        threads=settings.threads,
+        decode_threads=settings.decode_threads,
+        progress=progress,
+    )
     return LocalCompletionModel(runtime, params=LOCAL_DEFAULT_PARAMS.merged(params))
 
 

@@ -137,7 +137,13 @@ class LocalRuntime:
     """A loaded tokenizer + model + text-generation pipeline, and the one thread that runs it."""
 
     def __init__(
-        self, source: str, *, dtype: str = "float32", threads: int | None = None, progress: Progress | None = None
+        self,
+        source: str,
+        *,
+        dtype: str = "float32",
+        threads: int | None = None,
+        decode_threads: int | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.source = source
         self.name = BUNDLED_NAME if source == "bundled" else source
@@ -151,6 +157,9 @@ class LocalRuntime:
         if threads:
             torch.set_num_threads(threads)
         self.threads = torch.get_num_threads()
+        self.decode_threads = min(decode_threads or self.threads, self.threads)
+        """Threads once the prompt is read: the prompt is read on `threads`, the answer written
+        on these (see ModelSettings.decode_threads for the measurement)."""
         location = str(ensure_converted(bundled_gguf_path(), progress)) if source == "bundled" else source
         say(f"Loading {self.name}")
         try:
@@ -188,6 +197,18 @@ class LocalRuntime:
         return str(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
 
     # -- generation -----------------------------------------------------------------------
+    @contextmanager
+    def decoding(self) -> Iterator[None]:
+        """Token-by-token work runs on `decode_threads`; back to `threads` after (the next
+        prompt is read on all of them). Torch thread only."""
+        import torch
+
+        torch.set_num_threads(self.decode_threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(self.threads)
+
     def wait_idle(self) -> None:
         """Block until generations already submitted have finished."""
         torch_thread.wait_idle()
@@ -239,20 +260,29 @@ class LocalRuntime:
 
         class _Cancelled(StoppingCriteria):
             def __call__(self, input_ids, scores, **kwargs) -> bool:
+                # Called after each new token, so the first call ends the prompt's forward pass.
+                if torch.get_num_threads() != decode_threads:
+                    torch.set_num_threads(decode_threads)
                 return cancel.is_set()
+
+        decode_threads = self.decode_threads
 
         kwargs = self._generate_kwargs(params, n_in)
         if params.seed is not None:
             from transformers import set_seed
 
             set_seed(params.seed)
-        with torch.inference_mode():
-            output = self.model.generate(  # type: ignore[misc]
-                **inputs,
-                **kwargs,
-                streamer=_Streamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True),
-                stopping_criteria=StoppingCriteriaList([_Cancelled()]),
-            )
+        torch.set_num_threads(self.threads)
+        try:
+            with torch.inference_mode():
+                output = self.model.generate(  # type: ignore[misc]
+                    **inputs,
+                    **kwargs,
+                    streamer=_Streamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True),
+                    stopping_criteria=StoppingCriteriaList([_Cancelled()]),
+                )
+        finally:
+            torch.set_num_threads(self.threads)
         tail = stop_filter.flush()
         if tail:
             shown.append(tail)
@@ -294,20 +324,25 @@ class LocalRuntime:
         return kwargs
 
 
-_RUNTIMES: dict[tuple[str, str, int | None], LocalRuntime] = {}
+_RUNTIMES: dict[tuple[str, str, int | None, int | None], LocalRuntime] = {}
 _RUNTIMES_LOCK = threading.Lock()
 
 
 def get_runtime(
-    source: str = "bundled", *, dtype: str = "float32", threads: int | None = None, progress: Progress | None = None
+    source: str = "bundled",
+    *,
+    dtype: str = "float32",
+    threads: int | None = None,
+    decode_threads: int | None = None,
+    progress: Progress | None = None,
 ) -> LocalRuntime:
     """A shared runtime per (model, dtype, threads): switching back and forth reloads nothing."""
-    key = (source, dtype, threads)
+    key = (source, dtype, threads, decode_threads)
     with _RUNTIMES_LOCK:
         runtime = _RUNTIMES.get(key)
         if runtime is None:
             # Loading runs torch kernels too: on the torch thread, like everything else.
             runtime = _RUNTIMES[key] = torch_thread.run(
-                LocalRuntime, source, dtype=dtype, threads=threads, progress=progress
+                LocalRuntime, source, dtype=dtype, threads=threads, decode_threads=decode_threads, progress=progress
             )
         return runtime

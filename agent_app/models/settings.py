@@ -34,6 +34,13 @@ class ModelSettings(BaseModel):
     max_retries: int = Field(1, ge=0, le=10, description="retries of a failed remote call")
     params: GenerationParams = Field(default_factory=GenerationParams)
     threads: int | None = Field(None, ge=1, le=256, description="torch threads for the local model")
+    # bench/bench_threads.py, 2 cores: decoding the 135M model is memory-bound, so 1 thread
+    # decodes as fast as 2 on an idle machine (14.8 against 14.2 tokens/s), and keeps that speed
+    # when another program takes a core (14.9), where 2 threads collapse to 5.5. Reading the
+    # prompt does scale (4.9 s against 8.5 s for 1,645 tokens), so it keeps `threads`.
+    decode_threads: int | None = Field(
+        1, ge=1, le=256, description="torch threads while the local model writes (None: same as threads)"
+    )
     dtype: Literal["float32", "bfloat16", "float16", "int8"] = Field(
         "float32",
         description="weights of the local model: int8 decodes ~1.5x faster for ~20% higher perplexity "
