@@ -169,3 +169,19 @@ def test_the_prompt_is_read_on_all_threads_and_the_answer_written_on_decode_thre
     )
     assert seen and set(seen) == {1}
     assert run(torch.get_num_threads) == 2  # back for the next prompt
+
+
+def test_built_like_other_langchain_chat_models(local_chat_model):
+    """`LocalChatModel(model=..., temperature=..., max_tokens=...)`, as ChatOpenAI is built."""
+    model = LocalChatModel(model="bundled", temperature=0, max_tokens=6, stop=["\n\n"], seed=7, top_p=0.5)
+    assert model.runtime is not None and model.params.temperature == 0 and model.params.max_tokens == 6
+    assert (model.params.stop, model.params.seed, model.params.top_p) == (["\n\n"], 7, 0.5)
+    assert model.params.repetition_penalty == 1.1  # the bundled model's own defaults stay
+    first = model.invoke("Name three colours.")
+    assert first.usage_metadata["output_tokens"] <= 6
+    assert model.invoke("Name three colours.").content == first.content  # temperature 0: greedy
+    with pytest.raises(TimeoutError, match="timeout"):
+        LocalChatModel(model="bundled", max_tokens=200, timeout=0.05).invoke("Write a long story.")
+    with pytest.raises(TimeoutError, match="timeout"):
+        for _ in LocalChatModel(model="bundled", max_tokens=200, timeout=0.05).stream("Write a long story."):
+            pass

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,7 +40,7 @@ from langchain_core.outputs import (
     LLMResult,
 )
 from langchain_huggingface import HuggingFacePipeline
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from agent_app.models.local_runtime import LOCAL_DEFAULT_PARAMS, LOCAL_MAX_TOKENS, GenerationResult, LocalRuntime
 from agent_app.models.params import PARAM_NAMES, GenerationParams
@@ -116,8 +118,17 @@ class LocalCompletionModel(HuggingFacePipeline):
             yield chunk
 
 
+STANDARD_PARAMS = ("temperature", "max_tokens", "top_p", "stop", "seed")
+"""Constructor arguments other LangChain chat models take, with the same names and meanings."""
+
+
 class LocalChatModel(BaseChatModel):
-    """A chat model over a local transformers model (the bundled SmolLM2 by default)."""
+    """A chat model over a local transformers model (the bundled SmolLM2 by default).
+
+    Built like other LangChain chat models: `LocalChatModel(model="bundled", temperature=0,
+    max_tokens=64)`, `model` being "bundled", a transformers folder or a Hugging Face id; the
+    app itself passes a ready `llm` (one shared runtime per model).
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -125,6 +136,36 @@ class LocalChatModel(BaseChatModel):
     params: GenerationParams = Field(default_factory=lambda: LOCAL_DEFAULT_PARAMS.model_copy())
     context_window: int | None = None
     """Prompt + answer token limit; default: the model's own."""
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    stop: list[str] | None = None
+    seed: int | None = None
+    timeout: float | None = None
+    """Seconds an answer may take; a longer one stops and raises TimeoutError."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _standard_arguments(cls, data: Any) -> Any:
+        """Build the runtime from `model` when no `llm` is given; fold the standard sampling
+        arguments into `params` (the one place generation reads them)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        given = {k: data[k] for k in STANDARD_PARAMS if data.get(k) is not None}
+        params = data.get("params") or LOCAL_DEFAULT_PARAMS
+        params = (params if isinstance(params, GenerationParams) else GenerationParams(**params)).merged(given)
+        data["params"] = params
+        if data.get("llm") is None:
+            from agent_app.models.local_runtime import get_runtime
+            from agent_app.models.settings import ModelSettings
+
+            source = str(data.get("model") or "bundled").removeprefix("local/")
+            defaults = ModelSettings()  # the app's thread choice, so its runtime is shared
+            runtime = get_runtime(source, threads=defaults.threads, decode_threads=defaults.decode_threads)
+            data["llm"] = LocalCompletionModel(runtime, params=params)
+        return data
 
     @property
     def runtime(self) -> LocalRuntime:
@@ -198,7 +239,17 @@ class LocalChatModel(BaseChatModel):
         params = _params(self.params, stop, kwargs)
         prompt, trimmed = self._fit(messages, params)
         on_text = (lambda t: run_manager.on_llm_new_token(t)) if run_manager else None
-        result = self.runtime.generate(prompt, params, on_text)
+        cancel = threading.Event()
+        timer = threading.Timer(self.timeout, cancel.set) if self.timeout else None
+        if timer:
+            timer.start()
+        try:
+            result = self.runtime.generate(prompt, params, on_text, cancel)
+        finally:
+            if timer:
+                timer.cancel()
+        if result.finish_reason == "cancelled":
+            raise TimeoutError(f"the local model did not finish within {self.timeout:g} s (timeout)")
         message = AIMessage(
             content=result.text, usage_metadata=_usage(result), response_metadata=self._metadata(result, trimmed)
         )
@@ -213,7 +264,12 @@ class LocalChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         params = _params(self.params, stop, kwargs)
         prompt, trimmed = self._fit(messages, params)
-        for item in self.runtime.stream(prompt, params):
+        deadline = time.monotonic() + self.timeout if self.timeout else None
+        stream = self.runtime.stream(prompt, params)
+        for item in stream:
+            if deadline is not None and time.monotonic() > deadline:
+                stream.close()  # cancels the generation
+                raise TimeoutError(f"the local model did not finish within {self.timeout:g} s (timeout)")
             if isinstance(item, GenerationResult):
                 final = AIMessageChunk(
                     content="",

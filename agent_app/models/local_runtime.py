@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,7 +223,7 @@ class LocalRuntime:
         """Generate on the torch thread; `on_text` receives the visible text as it appears."""
         return torch_thread.run(self._generate_here, prompt, params, on_text, cancel or threading.Event())
 
-    def stream(self, prompt: str, params: GenerationParams) -> Iterator[str | GenerationResult]:
+    def stream(self, prompt: str, params: GenerationParams) -> Generator[str | GenerationResult, None, None]:
         """Yield text pieces as they are generated, then the `GenerationResult`.
 
         Closing the iterator early (a consumer that stops, Ctrl-C) cancels the generation.
