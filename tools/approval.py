@@ -100,10 +100,10 @@ class GuardedTool(BaseTool):
 
 
 def describe_call(tool: str, arguments: Any) -> str:
-    """`tool(arguments)` as a person reads it: JSON for several arguments, the text for one."""
-    if isinstance(arguments, dict):
-        if len(arguments) == 1:
-            (value,) = arguments.values()
-            return f"{tool}({json.dumps(value, ensure_ascii=False)})"
-        return f"{tool}({json.dumps(arguments, ensure_ascii=False)})"
+    """`tool(arguments)` as a person reads it: `shout("hi")` for one argument, JSON for
+    several, `tool()` for none."""
+    if isinstance(arguments, dict) and len(arguments) == 1:
+        (arguments,) = arguments.values()
+    elif arguments == {}:
+        return f"{tool}()"
     return f"{tool}({json.dumps(arguments, ensure_ascii=False)})"

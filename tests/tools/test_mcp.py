@@ -307,3 +307,12 @@ def test_the_local_model_calls_an_mcp_tool_and_answers_with_its_result(tmp_path,
     assert [s.tool for s in turn.steps][:1] == ["shout"]
     assert not turn.steps[0].error and "NIGHT" in turn.steps[0].observation
     assert turn.steps[0].observation.rstrip("!") in turn.text
+
+
+def test_a_call_is_shown_the_way_a_person_reads_it():
+    from tools.approval import describe_call
+
+    assert describe_call("shout", {"text": "hi"}) == 'shout("hi")'
+    assert describe_call("add_numbers", {"a": 2, "b": 3}) == 'add_numbers({"a": 2, "b": 3})'
+    assert describe_call("secret_word", {}) == "secret_word()"
+    assert describe_call("calculator", "2+2") == 'calculator("2+2")'
