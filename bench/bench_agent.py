@@ -139,6 +139,9 @@ def main() -> None:
     parser.add_argument("--free-inputs", action="store_true", help="do not restrict inputs to the question's words")
     parser.add_argument("--copy-boost", type=float, default=None, help="final-answer copy boost (0 = off)")
     parser.add_argument("--thoughts", action="store_true", help="let the local model write thoughts")
+    parser.add_argument(
+        "--unconstrained", action="store_true", help="free text steps (no scoring on local, no grammar on llamacpp)"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument(
@@ -171,6 +174,8 @@ def main() -> None:
         settings.copy_boost = args.copy_boost
     if args.thoughts:
         settings.thoughts = True
+    if args.unconstrained:
+        settings.constrained = False
     model = build_chat_model(
         parse_model_spec(args.model), load_settings(environ={}, overrides={"threads": args.threads})
     )

@@ -74,9 +74,11 @@ def build_agent(
     shown = {example.action for example in prompt.examples}
     described = {t.name: routing_texts(t.name, t.description) for t in tools if t.name not in shown}
     router = ExampleRouter(prompt.examples, router_embeddings, described)
+    # A server that reads GBNF grammars (llama.cpp) gets each step constrained (agent.grammar).
+    grammar = settings.constrained and bool((getattr(model, "metadata", None) or {}).get("accepts_grammar"))
     policy = (
         LocalPolicy(model, prompt, settings)
         if constrained
-        else TextPolicy(model, prompt, settings, chat=isinstance(model, BaseChatModel))
+        else TextPolicy(model, prompt, settings, chat=isinstance(model, BaseChatModel), grammar=grammar)
     )
     return ReActAgent(policy, prompt, tools, router, settings)

@@ -47,13 +47,22 @@ AnswerGen = Generator[AgentEvent, None, str]
 class TextPolicy:
     """Free-text ReAct on any chat model (`chat=True`) or completion model."""
 
-    def __init__(self, model: Any, prompt: ReActPrompt, settings: AgentSettings, *, chat: bool) -> None:
+    def __init__(
+        self, model: Any, prompt: ReActPrompt, settings: AgentSettings, *, chat: bool, grammar: bool = False
+    ) -> None:
+        """`grammar`: constrain each step with a GBNF grammar (a server that reads one: llama.cpp)."""
         self.model, self.prompt, self.settings, self.chat = model, prompt, settings, chat
+        self.grammar: str | None = None
+        if grammar:
+            from agent_app.agent.grammar import step_grammar
+
+            self.grammar = step_grammar(prompt.markers, prompt.tool_names, thoughts=prompt.thoughts)
 
     def next_step(self, state: RunState) -> StepGen:
         markers = self.prompt.markers
         splitter = ReplySplitter(markers)
-        for chunk in self._stream(self._input(state), state.config, self.settings.step_max_tokens):
+        grammar = {"extra_body": {"grammar": self.grammar}} if self.grammar else {}
+        for chunk in self._stream(self._input(state), state.config, self.settings.step_max_tokens, **grammar):
             yield from splitter.feed(chunk)
         yield from splitter.close()
         if not splitter.text.strip():
@@ -93,9 +102,9 @@ class TextPolicy:
             return self.prompt.chat_messages(state.question, state.history, state.examples, state.turns, split=True)
         return self.prompt.completion_text(state.question, state.history, state.examples, state.turns)
 
-    def _stream(self, request: Any, config: RunnableConfig, max_tokens: int) -> Iterator[str]:
+    def _stream(self, request: Any, config: RunnableConfig, max_tokens: int, **extra: Any) -> Iterator[str]:
         stop = [self.prompt.markers.observation]
-        for chunk in self.model.stream(request, config=config, stop=stop, max_tokens=max_tokens):
+        for chunk in self.model.stream(request, config=config, stop=stop, max_tokens=max_tokens, **extra):
             text = chunk if isinstance(chunk, str) else chunk.text
             if text:
                 yield text

@@ -23,10 +23,12 @@ class AgentSettings(BaseModel):
         "react: the text loop; native: langchain create_agent with real tool calls",
     )
     max_steps: int = Field(4, ge=1, le=20, description="tool calls per question before a forced final answer")
-    template: str = Field("react", description="ReAct template: a name in prompts/agents/ or a YAML path")
+    template: str = Field("react", description="ReAct template: a name in agent_app/prompts/agents/ or a YAML path")
     examples: int = Field(4, ge=0, le=20, description="few-shot examples shown, chosen by similarity")
     constrained: bool = Field(
-        True, description="local model: choose the action by scoring valid tool names (not free text)"
+        True,
+        description="local model: choose the action by scoring valid tool names (not free text); "
+        "llama.cpp: hold each step to the format and the tool names with a GBNF grammar",
     )
     routing_prior: float = Field(
         1.0,

@@ -392,10 +392,11 @@ def _sources(ui: ChatUI, arg: str) -> None:
 
 # -- agent ------------------------------------------------------------------------------------
 # bench/bench_agent.py, check half: the bundled model chose the right tool for 95% of questions
-# on `local` (tool names and inputs constrained by its logits) but 55% on `llamacpp`, where the
-# ReAct text goes through the OpenAI API unconstrained.
+# on `local` (tool names and inputs constrained by its logits, plus an embedding prior) but 60%
+# on `llamacpp`, where a GBNF grammar holds each step to the format and the tool names (50%
+# without it), and the action input stays free text.
 LLAMACPP_AGENT_HINT = (
-    "with the bundled model the agent picks tools far better on --model local (55% right on llama.cpp, "
+    "with the bundled model the agent picks tools far better on --model local (60% right on llama.cpp, "
     "95% on local); a bigger GGUF does better"
 )
 

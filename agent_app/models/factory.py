@@ -203,7 +203,11 @@ def build_chat_model(
         from agent_app.models.openai import OpenAIChatModel
 
         params = _served_defaults(spec).merged(params)
-        return OpenAIChatModel(**_server_kwargs(spec, settings), stream_usage=True, **_openai_params(params))
+        # llama.cpp reads a GBNF `grammar` in the request: the agent constrains its steps with it.
+        grammar = {"accepts_grammar": True} if spec.provider == "llamacpp" else {}
+        return OpenAIChatModel(
+            **_server_kwargs(spec, settings), stream_usage=True, metadata=grammar, **_openai_params(params)
+        )
     if spec.provider == "fake":
         from agent_app.models.fake import ScriptedChatModel
 
