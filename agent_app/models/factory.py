@@ -213,15 +213,8 @@ def build_chat_model(
 
         return ScriptedChatModel(replies=_fake_replies(spec.name), model_name=spec.label)
     from agent_app.models.local import LOCAL_DEFAULT_PARAMS, LocalChatModel, LocalCompletionModel
-    from agent_app.models.local_runtime import get_runtime
 
-    runtime = get_runtime(
-        _local_source(spec),
-        dtype=settings.dtype,
-        threads=settings.threads,
-        decode_threads=settings.decode_threads,
-        progress=progress,
-    )
+    runtime = _runtime(spec, settings, progress)
     merged = LOCAL_DEFAULT_PARAMS.merged(params)
     return LocalChatModel(
         llm=LocalCompletionModel(runtime, params=merged), params=merged, context_window=settings.context_window
@@ -254,16 +247,21 @@ def build_completion_model(
 
         return FakeListLLM(responses=[str(r) for r in _fake_replies(spec.name)] or ["(scripted)"])
     from agent_app.models.local import LOCAL_DEFAULT_PARAMS, LocalCompletionModel
+
+    return LocalCompletionModel(_runtime(spec, settings, progress), params=LOCAL_DEFAULT_PARAMS.merged(params))
+
+
+def _runtime(spec: ModelSpec, settings: ModelSettings, progress: Progress | None) -> Any:
+    """The shared local runtime for `spec` with the settings' dtype and threads."""
     from agent_app.models.local_runtime import get_runtime
 
-    runtime = get_runtime(
+    return get_runtime(
         _local_source(spec),
         dtype=settings.dtype,
         threads=settings.threads,
         decode_threads=settings.decode_threads,
         progress=progress,
     )
-    return LocalCompletionModel(runtime, params=LOCAL_DEFAULT_PARAMS.merged(params))
 
 
 def _openai_params(params: GenerationParams) -> dict:
