@@ -57,6 +57,7 @@ class McpServers:
         self._notices: list[str] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._tasks: list[concurrent.futures.Future[None]] = []
         self._lock = threading.Lock()
 
     @property
@@ -73,7 +74,7 @@ class McpServers:
         waiting = {}
         for server in self._servers.values():
             ready: concurrent.futures.Future[None] = concurrent.futures.Future()
-            asyncio.run_coroutine_threadsafe(self._serve(server, ready), self._loop)
+            self._tasks.append(asyncio.run_coroutine_threadsafe(self._serve(server, ready), self._loop))
             waiting[server.name] = ready
         for name, ready in waiting.items():
             server = self._servers[name]
@@ -117,11 +118,8 @@ class McpServers:
         for server in self._servers.values():
             if server.stop is not None:
                 loop.call_soon_threadsafe(server.stop.set)
-        pending = [t for t in asyncio.all_tasks(loop) if not t.done()] if loop.is_running() else []
-        if pending:
-            done = asyncio.run_coroutine_threadsafe(_wait_all(pending), loop)
-            with contextlib.suppress(Exception):  # best effort, at exit
-                done.result(timeout=5)
+        # Each session's task leaves its `async with` (ending a stdio server's process) first.
+        concurrent.futures.wait(self._tasks, timeout=5)
         loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -290,7 +288,3 @@ def describe(exc: BaseException) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:300]
-
-
-async def _wait_all(tasks: list[asyncio.Task[Any]]) -> None:
-    await asyncio.wait(tasks, timeout=5)
