@@ -597,17 +597,16 @@ def _ask_on_terminal(console):
     """An approval asker for `ask` run from a terminal (the question on stderr)."""
 
     def ask(tool: str, arguments) -> str:
-        from tools.approval import describe_call
+        from tools.approval import QUESTION, describe_call, read_answer
 
         while True:
-            console.print(f"approve {describe_call(tool, arguments)}: run it? [y]es / [n]o / [a]lways ", end="")
+            console.print(f"approve {describe_call(tool, arguments)}: {QUESTION} ", end="")
             try:
-                reply = input().strip().lower()
+                answer = read_answer(input())
             except EOFError:
                 return "no"
-            for answer in ("yes", "no", "always"):
-                if reply and answer.startswith(reply):
-                    return answer
+            if answer is not None:
+                return answer
 
     return ask
 

@@ -22,13 +22,14 @@ Usage: .venv/bin/python bench/bench_generation.py [--threads 2] [--repeats 3]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from fresh_process import measure_in_fresh_process, print_result  # a sibling: bench/ is on sys.path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -149,7 +150,7 @@ def main() -> None:
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print("RESULT " + json.dumps(child(args.child, args.threads, args.repeats)))
+        print_result(child(args.child, args.threads, args.repeats))
         return
 
     paths = [
@@ -164,16 +165,9 @@ def main() -> None:
         paths.append(("llamacpp", "--model llamacpp (in-process llama.cpp)"))
     results = {}
     for key, _label in paths:
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", key, "--threads", str(args.threads), "--repeats", str(args.repeats)],
-            capture_output=True,
-            text=True,
-            cwd=REPO,
+        results[key] = measure_in_fresh_process(
+            __file__, "--child", key, "--threads", str(args.threads), "--repeats", str(args.repeats)
         )
-        line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
-        if line is None:
-            raise SystemExit(f"{key} failed:\n{out.stderr[-2000:]}")
-        results[key] = json.loads(line[7:])
     raw = results["raw"]["tokens_per_s"]
     print(
         f"model SmolLM2-135M-Instruct, prompt {results['raw']['prompt_tokens']} tokens, {NEW_TOKENS} new "

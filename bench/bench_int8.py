@@ -17,14 +17,13 @@ ao-w8 (Int8WeightOnlyConfig) and ao-da8w8 (Int8DynamicActivationInt8WeightConfig
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import yaml
+from fresh_process import measure_in_fresh_process, print_result  # a sibling: bench/ is on sys.path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -131,7 +130,7 @@ def main() -> None:
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print("RESULT " + json.dumps(speed(args.child, args.threads)))
+        print_result(speed(args.child, args.threads))
         return
     variants = args.variants.split(",")
     try:
@@ -142,16 +141,7 @@ def main() -> None:
         pass
     fast = {}
     for variant in ["fp32", *variants]:
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", variant, "--threads", str(args.threads)],
-            capture_output=True,
-            text=True,
-            cwd=REPO,
-        )
-        line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
-        if line is None:
-            raise SystemExit(f"{variant} failed:\n{out.stderr[-2000:]}")
-        fast[variant] = json.loads(line[7:])
+        fast[variant] = measure_in_fresh_process(__file__, "--child", variant, "--threads", str(args.threads))
     good = quality(variants)
     ref = fast["fp32"]
     print(f"SmolLM2-135M-Instruct, {args.threads} torch threads, greedy; speed: each variant in a fresh process")

@@ -13,13 +13,13 @@ prompt on 2 threads and writes on 1 (the default since this benchmark).
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from fresh_process import measure_in_fresh_process, print_result  # a sibling: bench/ is on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = [(2, 2), (1, 1), (2, 1)]
@@ -59,16 +59,7 @@ def child(threads: int, decode_threads: int) -> dict:
 
 
 def cell(threads: int, decode_threads: int) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", f"{threads}/{decode_threads}"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
-    if line is None:
-        raise SystemExit(f"{threads}/{decode_threads} failed:\n{out.stderr[-2000:]}")
-    return json.loads(line[len("RESULT ") :])
+    return measure_in_fresh_process(__file__, "--child", f"{threads}/{decode_threads}")
 
 
 def main() -> None:
@@ -78,7 +69,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.child:
         threads, decode = (int(x) for x in args.child.split("/"))
-        print("RESULT " + json.dumps(child(threads, decode)))
+        print_result(child(threads, decode))
         return
     print(f"{os.cpu_count()} cores; busy = {args.busy_procs} spinning process(es); each cell a fresh process\n")
     rows = {}

@@ -25,6 +25,16 @@ Asker = Callable[[str, Any], Answer]
 REFUSED = "{tool} refused: {why}"
 
 
+ANSWERS: tuple[Answer, ...] = ("yes", "no", "always")
+QUESTION = "run it? [y]es / [n]o / [a]lways for this session"
+
+
+def read_answer(reply: str) -> Answer | None:
+    """What a typed reply means ("y", "No", "a", ...), or None for anything else."""
+    reply = reply.strip().lower()
+    return next((answer for answer in ANSWERS if reply and answer.startswith(reply)), None)
+
+
 class ApprovalGate:
     """The session's approval decisions: policies, plus the tools approved with "always"."""
 

@@ -90,19 +90,18 @@ class McpServers:
         with self._lock:
             return [tool for server in self._servers.values() if server.up for tool in server.tools]
 
+    def _server_of(self, tool_name: str) -> _Server | None:
+        return next((s for s in self._servers.values() if any(t.name == tool_name for t in s.tools)), None)
+
     def source(self, tool_name: str) -> str | None:
         """`mcp:SERVER` for a tool of a server here, else None."""
-        for server in self._servers.values():
-            if any(tool.name == tool_name for tool in server.tools):
-                return f"mcp:{server.name}"
-        return None
+        server = self._server_of(tool_name)
+        return f"mcp:{server.name}" if server else None
 
     def default_approval(self, tool_name: str) -> Approval | None:
         """The approval policy of the server the tool comes from, if it is an MCP tool."""
-        for server in self._servers.values():
-            if any(tool.name == tool_name for tool in server.tools):
-                return server.settings.approval
-        return None
+        server = self._server_of(tool_name)
+        return server.settings.approval if server else None
 
     def take_notices(self) -> list[str]:
         """One-line messages about servers that failed or stopped, each given once."""

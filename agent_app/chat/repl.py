@@ -22,9 +22,6 @@ if TYPE_CHECKING:
     from tools.approval import Answer
 
 
-ANSWERS: tuple[Answer, ...] = ("yes", "no", "always")
-
-
 class ChatUI:
     """Reads input, runs commands, streams answers. One instance per chat."""
 
@@ -69,7 +66,7 @@ class ChatUI:
         from prompt_toolkit import prompt
         from rich.markup import escape
 
-        from tools.approval import describe_call
+        from tools.approval import QUESTION, describe_call, read_answer
 
         if self._live is not None:
             self._live.stop()
@@ -77,12 +74,11 @@ class ChatUI:
             self.console.print(f"[yellow]approve[/yellow] {escape(describe_call(tool, arguments))}", highlight=False)
             while True:
                 try:
-                    reply = prompt("  run it? [y]es / [n]o / [a]lways for this session: ").strip().lower()
+                    answer = read_answer(prompt(f"  {QUESTION}: "))
                 except EOFError:
                     return "no"
-                for answer in ANSWERS:
-                    if reply and answer.startswith(reply):
-                        return answer
+                if answer is not None:
+                    return answer
         finally:
             if self._live is not None:
                 self._live.start()
