@@ -23,7 +23,7 @@ def test_renders_every_message_type_with_the_chat_template(local_chat_model):
     expected_order = [
         "<|im_start|>system\nSYS-TEXT",
         "<|im_start|>user\nUSER-TEXT",
-        '<|im_start|>assistant\n{"tool_call": {"name": "calculator", "arguments": {"expression": "2+2"}}}',
+        '<|im_start|>assistant\n{"name": "calculator", "arguments": {"expression": "2+2"}}',
         "<|im_start|>tool\ncalculator: 4",
         "<|im_start|>assistant\nAI-TEXT",
         "<|im_start|>user\nこんにちは",

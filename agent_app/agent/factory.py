@@ -20,7 +20,12 @@ _TOOL_CALLING_NAMES = re.compile(r"^(gpt-[3-9]|gpt-\d|o\d|chatgpt)", re.IGNORECA
 
 
 def choose_mode(model: Any, mode: AgentMode = "auto") -> Literal["react", "native"]:
-    """`native` for OpenAI models whose names suggest tool support, `react` otherwise."""
+    """`native` for OpenAI models whose names suggest tool support, `react` otherwise.
+
+    The local model calls tools natively too (LocalChatModel.bind_tools), but `auto` keeps the
+    ReAct loop for it: on bench/bench_agent.py's check half, ReAct chose the right tool for 95%
+    of questions and answered 90% right (7.1 s median), native 20% and 20% (1.9 s): the 135M
+    model rarely decides to call on its own, where the loop's routing prior decides for it."""
     if mode != "auto":
         return mode
     from langchain_openai import ChatOpenAI

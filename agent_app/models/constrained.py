@@ -1,0 +1,258 @@
+"""Grammar-constrained decoding for the local transformers model (llguidance).
+
+At every step the grammar's matcher says which tokens may come next and every other token's
+logit is set to -inf, so the model can only write text the grammar accepts: a tool call or a
+JSON document that always parses and matches its schema, however small the model.
+
+Why llguidance (measured by bench/bench_constrained.py, SmolLM2's 49k-token vocabulary, a
+tool-call schema): a mask costs about 0.07 ms a token (xgrammar 0.2-0.36 ms), against about
+60 ms for the token itself, and compiling a schema takes under 2 ms. It is a 3 MB wheel with no
+dependencies and imports in 10 ms; xgrammar pulls triton (hundreds of MB) and apache-tvm-ffi and
+imports in about 1.9 s. outlines was not tried: it builds on outlines-core and more packages
+again for the same job. llguidance's own torch helper is not used: it goes through
+`torch.compile`, which needs a C++ compiler on CPU.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+# Compact JSON, one form only: a 135M model given free whitespace spends tokens on (and can
+# loop in) indentation and newlines.
+_JSON_OPTIONS = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+
+
+def closed(schema: Any) -> Any:
+    """`schema` with every object that does not say otherwise closed to its own properties.
+
+    JSON Schema allows extra keys by default; a small model given that freedom keeps inventing
+    keys ("description", then a schema of its own) instead of closing the object."""
+    if isinstance(schema, list):
+        return [closed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: closed(value) for key, value in schema.items()}
+    if out.get("type") == "object" and "properties" in out:
+        out.setdefault("additionalProperties", False)
+    return out
+
+
+def json_schema_grammar(schema: dict[str, Any]) -> str:
+    """An llguidance grammar for one JSON value that matches `schema` (closed, see above)."""
+    import llguidance
+
+    return str(llguidance.LLMatcher.grammar_from_json_schema(closed(schema), overrides=_JSON_OPTIONS))  # type: ignore[arg-type]
+
+
+def tool_call_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """The JSON schema of one call to any of `tools` (OpenAI tool format):
+    `{"name": NAME, "arguments": {...}}`, the arguments held to that tool's parameters."""
+    options = []
+    for tool in tools:
+        function = tool["function"]
+        parameters = function.get("parameters") or {"type": "object", "properties": {}}
+        parameters = closed({"type": "object", "properties": {}, **parameters})
+        options.append(
+            {
+                "type": "object",
+                "properties": {"name": {"const": function["name"]}, "arguments": parameters},
+                "required": ["name", "arguments"],
+                "additionalProperties": False,
+            }
+        )
+    return options[0] if len(options) == 1 else {"anyOf": options}
+
+
+def tool_call_grammar(tools: list[dict[str, Any]], *, optional: bool) -> str:
+    """A grammar for one tool call; with `optional`, for either a call or a plain answer.
+
+    The choice is the model's own: its first token either opens the call's JSON object or
+    starts the answer (which therefore cannot begin with "{")."""
+    schema = json.dumps(tool_call_schema(tools), ensure_ascii=False)
+    if not optional:
+        return json_schema_grammar(tool_call_schema(tools))
+    import llguidance
+
+    lark = f"start: call | answer\ncall: %json {schema}\nanswer: /[^{{\\s][\\s\\S]*/\n"
+    return str(llguidance.LLMatcher.grammar_from_lark(lark))
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """What a generation is held to."""
+
+    text: str
+    """An llguidance grammar (from the functions above)."""
+    call_threshold: float | None = None
+    """For an optional tool call: call when the model puts at least this probability on opening
+    the call at the first token. A small model trained on no tool syntax rarely puts much there
+    even when a tool is plainly needed, so its own sampled choice almost never calls; the
+    threshold (bench/bench_tool_choice.py) turns its relative preference into the choice."""
+    copy_from: tuple[str, ...] = ()
+    """Texts whose tokens get `copy_boost` added (and, more, the token that continues a span
+    already begun): a call's values come from the question, and a 135M model otherwise writes
+    template placeholders such as "{name}" instead of the name it was given."""
+    copy_boost: float = 0.0
+
+
+_TOKEN_KINDS: dict[int, tuple[Any, list[int], Any, list[bytes]]] = {}
+
+
+def _token_kinds(tokenizer: Any) -> tuple[Any, list[int], Any, list[bytes]]:
+    """Per tokenizer, built once: which tokens open a JSON object (a bool tensor), each token's
+    number of digits if it is all digits (else 0), which contain a quote, and their bytes."""
+    key = id(tokenizer)
+    if key not in _TOKEN_KINDS:
+        import torch
+
+        texts = [tokenizer.decode_bytes([i]) for i in range(tokenizer.vocab_size)]
+        starts = torch.tensor([t.lstrip().startswith(b"{") for t in texts], dtype=torch.bool)
+        digits = [len(t) if t and t.isdigit() else 0 for t in texts]
+        quotes = torch.tensor([b'"' in t for t in texts], dtype=torch.bool)
+        _TOKEN_KINDS[key] = (starts, digits, quotes, texts)
+    return _TOKEN_KINDS[key]
+
+
+# A number gets at most this many digits in a row: JSON does not bound them, a double holds
+# about 16, and a small model otherwise writes digits until max_tokens ("81832322333244...").
+MAX_DIGITS = 16
+# A JSON string gets this many tokens before the model is held to closing it (with the first
+# allowed token that contains a quote). Greedy decoding of a 135M model drifts on inside a
+# string ("A cat is a cat, a dog is ...") until max_tokens, which leaves the document unfinished
+# and reported as cut; a closed, shorter value is the useful answer. Tool arguments and the
+# fields of a typical schema fit well within it.
+MAX_STRING_TOKENS = 48
+
+
+# The loop guard: no run of this many new tokens may repeat. A 135M model greedy-decoding a
+# JSON string otherwise goes "the cat was a cat, and the cat was a cat, ..." until max_tokens,
+# which leaves the document unfinished. Only the new tokens count (a penalty over the prompt
+# too keeps the model from copying the values a call needs).
+NO_REPEAT_NGRAM = 3
+
+
+class GrammarMask:
+    """A transformers logits processor that holds generation to one grammar.
+
+    One instance per generation: it remembers where the prompt ends and feeds each new token to
+    the matcher before masking the next step's logits. It also bans repeating a run of
+    NO_REPEAT_NGRAM new tokens, unless the grammar allows nothing else.
+    """
+
+    def __init__(self, tokenizer: Any, grammar: Grammar, prompt_tokens: int) -> None:
+        import llguidance
+
+        self.matcher = llguidance.LLMatcher(tokenizer, grammar.text, log_level=0)
+        if self.matcher.is_error():
+            raise ValueError(f"invalid grammar: {self.matcher.get_error()}")
+        self.seen = self.prompt_tokens = prompt_tokens
+        self.vocab = tokenizer.vocab_size
+        self.decide = grammar.call_threshold
+        starts, self.digits, self.quotes, self.texts = _token_kinds(tokenizer)
+        self.in_string = self.escaped = self.json = False
+        self.string_tokens = 0
+        self.digit_ids = [i for i, n in enumerate(self.digits) if n]
+        self.call_starts = starts if self.decide is not None else None
+        self.p_call: float | None = None
+        """The probability the model gave to opening a call (when the choice was decided)."""
+        self.boost = grammar.copy_boost
+        self.follows: dict[int, set[int]] = {}
+        self.boost_ids: list[int] = []
+        if self.boost and grammar.copy_from:
+            # Whole texts (tried: word by word, which lost the Japanese name a call needed).
+            spans = [tokenizer.tokenize_str(pre + text) for text in grammar.copy_from for pre in ("", " ")]
+            for span in spans:
+                for a, b in itertools.pairwise(span):
+                    self.follows.setdefault(a, set()).add(b)
+            self.boost_ids = sorted({t for span in spans for t in span})
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import numpy as np
+        import torch
+
+        for token in input_ids[0, self.seen :].tolist():
+            self.matcher.consume_token(token)
+            self._track_strings(token)
+        self.seen = int(input_ids.shape[1])
+        if self.matcher.is_error():
+            return scores  # cannot happen for masked tokens; leaves the model free rather than stuck
+        bits = np.unpackbits(np.frombuffer(self.matcher.compute_bitmask(), dtype=np.uint8), bitorder="little")
+        allowed = torch.from_numpy(bits[: min(self.vocab, scores.shape[-1])].astype(bool))
+        if self.boost_ids:
+            scores = scores.clone()
+            scores[0, self.boost_ids] += self.boost
+            last = int(input_ids[0, -1])
+            if self.seen > self.prompt_tokens and last in self.follows:
+                scores[0, sorted(self.follows[last])] += self.boost
+        if self.call_starts is not None:  # first token of an optional call: decide call or answer
+            starts = self.call_starts[: allowed.shape[0]]
+            probs = torch.softmax(scores[0, : allowed.shape[0]].float(), dim=-1)
+            self.p_call = float(probs[allowed & starts].sum())
+            allowed = allowed & (starts if self.p_call >= (self.decide or 0.0) else ~starts)
+            self.call_starts = None
+        new = input_ids[0, self.prompt_tokens :].tolist()
+        banned = self._repeats(new)
+        if self._digit_run(new) >= MAX_DIGITS:
+            banned += self.digit_ids
+        if banned:
+            free = allowed.clone()
+            free[[b for b in banned if b < free.shape[0]]] = False
+            if bool(free.any()):
+                allowed = free
+        if self.in_string and self.string_tokens >= MAX_STRING_TOKENS:
+            closing = allowed & self.quotes[: allowed.shape[0]]
+            if bool(closing.any()):
+                allowed = closing
+        n = allowed.shape[0]
+        masked = torch.full_like(scores, float("-inf"))
+        masked[:, :n] = torch.where(allowed, scores[:, :n], masked[:, :n])
+        return masked
+
+    def _track_strings(self, token: int) -> None:
+        """Follow whether the JSON being written is inside a string, and for how many tokens."""
+        text = self.texts[token] if token < len(self.texts) else b""
+        if not self.json:
+            if not text.strip():
+                return
+            self.json = text.lstrip().startswith(b"{")  # an answer in prose is left alone
+            if not self.json:
+                self.texts = []  # nothing more to follow
+                return
+        if self.in_string:
+            self.string_tokens += 1
+        for byte in text:
+            if self.in_string and self.escaped:
+                self.escaped = False
+            elif self.in_string and byte == 0x5C:  # backslash
+                self.escaped = True
+            elif byte == 0x22:  # quote
+                self.in_string = not self.in_string
+                self.string_tokens = 0
+
+    def _digit_run(self, tokens: list[int]) -> int:
+        run = 0
+        for token in reversed(tokens):
+            n = self.digits[token] if token < len(self.digits) else 0
+            if not n:
+                break
+            run += n
+        return run
+
+    @staticmethod
+    def _repeats(tokens: list[int]) -> list[int]:
+        """Tokens that would complete a run of NO_REPEAT_NGRAM tokens already written."""
+        k = NO_REPEAT_NGRAM - 1
+        if len(tokens) < NO_REPEAT_NGRAM:
+            return []
+        tail = tokens[-k:]
+        return [tokens[i + k] for i in range(len(tokens) - k) if tokens[i : i + k] == tail]
+
+
+def ll_tokenizer(hf_tokenizer: Any, eos_token_id: int | list[int] | None) -> Any:
+    """llguidance's view of a transformers tokenizer (about 0.35 s: build once per model)."""
+    import llguidance.hf
+
+    return llguidance.hf.from_tokenizer(hf_tokenizer, eos_token=eos_token_id)
