@@ -143,6 +143,9 @@ def main() -> None:
         "--unconstrained", action="store_true", help="free text steps (no scoring on local, no grammar on llamacpp)"
     )
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--no-prefix-cache", action="store_true", help="local model: compute every prompt whole (the old way)"
+    )
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument(
         "--history", action="store_true", help="ask every question after the same 3-turn chit-chat (CHIT_CHAT)"
@@ -179,6 +182,8 @@ def main() -> None:
     model = build_chat_model(
         parse_model_spec(args.model), load_settings(environ={}, overrides={"threads": args.threads})
     )
+    if args.no_prefix_cache:
+        model.runtime.reuse_prefix = False
     rows = []
     servers = None
     if args.mcp:

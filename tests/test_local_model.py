@@ -185,3 +185,22 @@ def test_built_like_other_langchain_chat_models(local_chat_model):
     with pytest.raises(TimeoutError, match="timeout"):
         for _ in LocalChatModel(model="bundled", max_tokens=200, timeout=0.05).stream("Write a long story."):
             pass
+
+
+def test_a_prompt_that_repeats_the_last_ones_start_reuses_its_cache_and_answers_the_same(local_chat_model):
+    runtime = local_chat_model.runtime
+    system = SystemMessage("You answer in one short sentence. " * 20)
+    first = [system, HumanMessage("What is the capital of Italy?")]
+    second = [system, HumanMessage("What colour is the sky?")]
+    try:
+        runtime.reuse_prefix = False
+        fresh = [local_chat_model.invoke(m, temperature=0, max_tokens=16).text for m in (first, second)]
+        runtime.reuse_prefix = True
+        reused = []
+        for messages in (first, second):
+            reused.append(local_chat_model.invoke(messages, temperature=0, max_tokens=16).text)
+            shared = runtime.reused_tokens
+        assert shared > 100  # the second prompt started from the first one's system prompt
+    finally:
+        runtime.reuse_prefix = True
+    assert reused == fresh

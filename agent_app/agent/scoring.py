@@ -31,8 +31,8 @@ def _score_here(runtime: LocalRuntime, prompt: str, candidates: list[str]) -> li
     tokenizer, model = runtime.tokenizer, runtime.model
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     with torch.inference_mode():
-        out = model(input_ids=torch.tensor([prompt_ids]), use_cache=True)
-        cache, first = out.past_key_values, torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+        last, cache = runtime.prefill(prompt_ids)  # the previous step's prompt is mostly this one's
+        first = torch.log_softmax(last.float(), dim=-1)
         scores = []
         for candidate in candidates:
             full = tokenizer(prompt + candidate, add_special_tokens=False)["input_ids"]
@@ -109,12 +109,12 @@ def _generate_here(
     produced: list[int] = []
     shown = ""
     with torch.inference_mode():
-        out = model(input_ids=torch.tensor([ids]), use_cache=True)
+        logits_next, past = runtime.prefill(ids)  # reuses the prefix the step before computed
         with runtime.decoding():  # the prompt was read on all threads; tokens come on fewer
             for _ in range(max_tokens):
                 if cancel.is_set():
                     break
-                logits = out.logits[0, -1].float()
+                logits = logits_next.float()
                 if allowed_ids is not None:
                     masked = torch.full_like(logits, float("-inf"))
                     masked[allowed_ids] = logits[allowed_ids]
@@ -140,4 +140,5 @@ def _generate_here(
                     shown = text
                 if "\n" in tokenizer.decode(produced):
                     break
-                out = model(input_ids=torch.tensor([[token]]), past_key_values=out.past_key_values, use_cache=True)
+                out = model(input_ids=torch.tensor([[token]]), past_key_values=past, use_cache=True)
+                logits_next, past = out.logits[0, -1], out.past_key_values

@@ -79,6 +79,9 @@ LOCAL_DEFAULT_PARAMS = GenerationParams(temperature=0.3, top_p=0.9, repetition_p
 # writing). A busy machine takes two to three times as long.
 CONVERSION_SECONDS = 25
 
+# A shared prefix shorter than this is computed again rather than cut out of the cache.
+MIN_REUSED_TOKENS = 16
+
 
 def converted_model_dir(gguf: Path) -> Path:
     """Cache folder of the safetensors copy of a GGUF (named by file size to notice updates)."""
@@ -189,6 +192,13 @@ class LocalRuntime:
         self.model = model
         self.context_window = int(getattr(model.config, "max_position_embeddings", 2048) or 2048)
         self.last_result: GenerationResult | None = None
+        self.reuse_prefix = True
+        """Keep the key/value cache of the last prompt and start the next one from the prefix
+        they share (see `prefill`)."""
+        self._cache: Any = None
+        self._cache_ids: list[int] = []
+        self.reused_tokens = 0
+        """Prompt tokens the last prefill took from the cache instead of computing."""
 
     # -- tokens ---------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
@@ -201,6 +211,40 @@ class LocalRuntime:
             lines = [f"{m['role'].capitalize()}: {m['content']}" for m in messages]
             return "\n".join(lines) + "\nAssistant:"
         return str(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+
+    # -- the shared-prefix cache ----------------------------------------------------------
+    def reusable_cache(self, ids: list[int]) -> tuple[Any, int]:
+        """The kept key/value cache cut back to the prefix it shares with `ids`, and that
+        prefix's length; (None, 0) when too little is shared. Torch thread only.
+
+        Every agent step and every chat turn starts with the same system prompt, examples and
+        history as the one before: only the new end needs computing. The cache keeps at least
+        the last prompt's tokens (callers only ever append after them, and cut back to them)."""
+        if not self.reuse_prefix or self._cache is None:
+            return None, 0
+        limit = min(len(ids) - 1, len(self._cache_ids))  # at least one token is computed
+        shared = next((i for i in range(limit) if ids[i] != self._cache_ids[i]), limit)
+        if shared < MIN_REUSED_TOKENS:
+            return None, 0
+        extra = self._cache.get_seq_length() - shared
+        if extra:
+            self._cache.crop(-extra)  # transformers 5: a negative count of tokens to drop
+        return self._cache, shared
+
+    def keep_cache(self, cache: Any, ids: list[int]) -> None:
+        """Remember `cache` as holding (at least) `ids` for the next prompt."""
+        self._cache, self._cache_ids = cache, list(ids)
+
+    def prefill(self, ids: list[int]) -> tuple[Any, Any]:
+        """Run the prompt `ids`: the logits after its last token and the key/value cache holding
+        it, reusing the shared prefix of the previous prompt. Torch thread only."""
+        import torch
+
+        cache, start = self.reusable_cache(ids)
+        out = self.model(input_ids=torch.tensor([ids[start:]]), past_key_values=cache, use_cache=True)
+        self.reused_tokens = start
+        self.keep_cache(out.past_key_values, ids)
+        return out.logits[0, -1], out.past_key_values
 
     # -- generation -----------------------------------------------------------------------
     @contextmanager
@@ -308,23 +352,30 @@ class LocalRuntime:
             from transformers import set_seed
 
             set_seed(params.seed)
+        ids = inputs["input_ids"][0].tolist()
+        cache, self.reused_tokens = self.reusable_cache(ids)
+        if cache is not None:
+            kwargs["past_key_values"] = cache  # generate computes only the tokens after it
         torch.set_num_threads(self.threads)
         try:
             with torch.inference_mode():
-                output = self.model.generate(  # type: ignore[misc]
+                output: Any = self.model.generate(  # type: ignore[misc]
                     **inputs,
                     **kwargs,
+                    return_dict_in_generate=True,
                     streamer=_Streamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True),
                     stopping_criteria=StoppingCriteriaList([_Cancelled()]),
                 )
         finally:
             torch.set_num_threads(self.threads)
+        if output.past_key_values is not None:
+            self.keep_cache(output.past_key_values, ids)
         tail = stop_filter.flush()
         if tail:
             shown.append(tail)
             if on_text:
                 on_text(tail)
-        n_out = int(output.shape[1]) - n_in  # type: ignore[union-attr]
+        n_out = int(output.sequences.shape[1]) - n_in
         if stop_event.is_set():
             reason = "cancelled"
         elif n_out >= kwargs["max_new_tokens"] and not stop_filter.stopped:
