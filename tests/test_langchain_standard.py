@@ -19,7 +19,9 @@ pytestmark = [pytest.mark.real_model]
 PARAMS: dict[str, Any] = {"model": "bundled", "temperature": 0}
 
 
-class TestLocalChatModelUnit(ChatModelUnitTests):
+class _LocalModelSettings:
+    """What both suites are told about the model: all of tool calling and structured output."""
+
     @property
     def chat_model_class(self) -> type[LocalChatModel]:
         return LocalChatModel
@@ -41,27 +43,11 @@ class TestLocalChatModelUnit(ChatModelUnitTests):
         return True
 
 
-class TestLocalChatModelIntegration(ChatModelIntegrationTests):
-    @property
-    def chat_model_class(self) -> type[LocalChatModel]:
-        return LocalChatModel
+class TestLocalChatModelUnit(_LocalModelSettings, ChatModelUnitTests):
+    pass
 
-    @property
-    def chat_model_params(self) -> dict[str, Any]:
-        return PARAMS
 
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
-
-    @property
-    def has_structured_output(self) -> bool:
-        return True
-
-    @property
-    def supports_json_mode(self) -> bool:
-        return True
-
+class TestLocalChatModelIntegration(_LocalModelSettings, ChatModelIntegrationTests):
     @pytest.mark.xfail(
         reason="SmolLM2-135M writes the placeholder '{name}' for the Chinese customer name (the Japanese one "
         "is copied); a model limit, not the tool-call machinery: the call itself parses and validates",
