@@ -20,7 +20,8 @@ _TOOL_CALLING_NAMES = re.compile(r"^(gpt-[3-9]|gpt-\d|o\d|chatgpt)", re.IGNORECA
 
 
 def choose_mode(model: Any, mode: AgentMode = "auto") -> Literal["react", "native"]:
-    """`native` for OpenAI models whose names suggest tool support, `react` otherwise.
+    """`native` for OpenAI models whose names suggest tool support or whose settings say the
+    server calls tools (`tool_calling: native`), `react` otherwise.
 
     The local model calls tools natively too (LocalChatModel.bind_tools), but `auto` keeps the
     ReAct loop for it: on bench/bench_agent.py's check half, ReAct chose the right tool for 95%
@@ -30,7 +31,9 @@ def choose_mode(model: Any, mode: AgentMode = "auto") -> Literal["react", "nativ
         return mode
     from langchain_openai import ChatOpenAI
 
-    if isinstance(model, ChatOpenAI) and _TOOL_CALLING_NAMES.match(str(model.model_name or "")):
+    if isinstance(model, ChatOpenAI) and (
+        _TOOL_CALLING_NAMES.match(str(model.model_name or "")) or getattr(model, "tool_calling", None) == "native"
+    ):
         return "native"
     return "react"
 

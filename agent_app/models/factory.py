@@ -198,7 +198,12 @@ def build_chat_model(
     if spec.provider == "openai":
         from agent_app.models.openai import OpenAIChatModel
 
-        return OpenAIChatModel(**_openai_kwargs(spec, settings), stream_usage=True, **_openai_params(params))
+        return OpenAIChatModel(
+            **_openai_kwargs(spec, settings),
+            stream_usage=True,
+            tool_calling=settings.tool_calling,
+            **_openai_params(params),
+        )
     if spec.provider in ("llamacpp", "ollama"):
         from agent_app.models.openai import OpenAIChatModel
 
@@ -206,7 +211,11 @@ def build_chat_model(
         # llama.cpp reads a GBNF `grammar` in the request: the agent constrains its steps with it.
         grammar = {"accepts_grammar": True} if spec.provider == "llamacpp" else {}
         return OpenAIChatModel(
-            **_server_kwargs(spec, settings), stream_usage=True, metadata=grammar, **_openai_params(params)
+            **_server_kwargs(spec, settings),
+            stream_usage=True,
+            metadata=grammar,
+            tool_calling=settings.tool_calling,
+            **_openai_params(params),
         )
     if spec.provider == "fake":
         from agent_app.models.fake import ScriptedChatModel

@@ -9,9 +9,17 @@ local backend, so one chain runs on either: `top_k`, `repetition_penalty` and
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
 from langchain_openai import ChatOpenAI, OpenAI
+
+from agent_app.models.served_tools import ToolCalling
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +46,78 @@ def _move_extra_params(kwargs: dict[str, Any], base_url: str | None) -> dict[str
 
 
 class OpenAIChatModel(ChatOpenAI):
-    """`ChatOpenAI` that takes the app's generation parameters on any server."""
+    """`ChatOpenAI` that takes the app's generation parameters on any server, and calls tools
+    on servers that ignore `tools` (models.served_tools)."""
+
+    tool_calling: ToolCalling = "auto"
+    """native, json_schema (emulated through response_format), or auto (see served_tools)."""
+
+    def tool_mode(self) -> str:
+        """How this model calls tools: "native" or "json_schema" (auto is resolved, once)."""
+        if self.tool_calling != "auto":
+            return self.tool_calling
+        if _is_official(self.openai_api_base):
+            return "native"
+        from agent_app.models.served_tools import probe
+
+        return probe(self)
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: dict[str, Any] | str | bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[Any, Any]:
+        if self.tool_mode() == "native":
+            return super().bind_tools(tools, tool_choice=tool_choice, **kwargs)
+        from langchain_core.utils.function_calling import convert_to_openai_tool
+
+        from agent_app.models import served_tools, tool_calls
+
+        formatted = [convert_to_openai_tool(t) for t in tools]
+        choice = tool_calls.normalize_choice(tool_choice, [t["function"]["name"] for t in formatted])
+        kwargs.pop("parallel_tool_calls", None)  # one call per answer here
+        if choice == "none":
+            return self.bind(**kwargs)
+        offered = [t for t in formatted if choice in ("auto", "required") or t["function"]["name"] == choice]
+        # In extra_body, not as response_format: the OpenAI client would parse the answer itself
+        # and raise on one cut at max_tokens, which is reported here as an invalid call instead.
+        extra = {**(kwargs.pop("extra_body", None) or {})}
+        extra["response_format"] = served_tools.response_format(offered, choice)
+        return self.bind(extra_body=extra, emulated_tools={"tools": offered, "choice": choice}, **kwargs)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        emulated = kwargs.pop("emulated_tools", None)
+        if emulated is None:
+            return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        from agent_app.models import served_tools
+
+        messages = served_tools.with_tools_instruction(messages, emulated["tools"], emulated["choice"])
+        kwargs.pop("stream", None)
+        result = super()._generate(messages, stop=None, run_manager=run_manager, **kwargs)  # a stop would cut the JSON
+        return served_tools.emulated_result(result)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        if "emulated_tools" not in kwargs:
+            yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
+            return
+        from agent_app.models import served_tools
+
+        # The JSON is only a call once complete: it arrives as one chunk.
+        yield served_tools.as_chunk(self._generate(messages, stop=stop, run_manager=run_manager, **kwargs))
 
     def _get_request_payload(self, input_: Any, *, stop: list[str] | None = None, **kwargs: Any) -> dict:
         kwargs = _move_extra_params(dict(kwargs), self.openai_api_base)

@@ -32,6 +32,12 @@ class ModelSettings(BaseModel):
         60.0, gt=0, description="seconds a remote model may stay silent before the call is given up"
     )
     max_retries: int = Field(1, ge=0, le=10, description="retries of a failed remote call")
+    tool_calling: Literal["auto", "native", "json_schema"] = Field(
+        "auto",
+        description="how a served model calls tools: native (the server's own tool calls), json_schema "
+        "(emulated: the call is decoded as JSON held to the tools' schemas, for servers that ignore "
+        "`tools`, such as the bundled llama.cpp), auto (native on api.openai.com, else one probe)",
+    )
     params: GenerationParams = Field(default_factory=GenerationParams)
     threads: int | None = Field(None, ge=1, le=256, description="torch threads for the local model")
     # bench/bench_threads.py, 2 cores: decoding the 135M model is memory-bound, so 1 thread

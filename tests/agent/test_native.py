@@ -76,6 +76,8 @@ def test_auto_mode_choice() -> None:
         return OpenAIChatModel(model=name, api_key="x", base_url="http://127.0.0.1:9/v1")
 
     assert choose_mode(openai("gpt-4o-mini")) == "native"
+    served = OpenAIChatModel(model="smollm2", api_key="x", base_url="http://127.0.0.1:9/v1", tool_calling="native")
+    assert choose_mode(served) == "native"  # the capability setting, whatever the name
     assert choose_mode(openai("smollm2")) == "react"
     assert choose_mode(openai("gpt-4o-mini"), "react") == "react"
     assert choose_mode(ScriptedChatModel()) == "react"
