@@ -8,6 +8,11 @@ the tune half only; the check half is reported at that threshold.
 
     .venv/bin/python bench/bench_tool_choice.py            # both halves
     .venv/bin/python bench/bench_tool_choice.py --show     # every question's probability
+    .venv/bin/python bench/bench_tool_choice.py --llamacpp # llama.cpp's own (native) tool calls
+
+With --llamacpp, the bundled GGUF is served by llama.cpp with its tools template
+(agent_app/models/chat_templates/chatml_tools.jinja) and asked with `tool_calling: native`:
+how often the server returns a real call with tool_choice "auto" and with "any" (forced).
 """
 
 from __future__ import annotations
@@ -86,11 +91,40 @@ def score(rows: list[dict], threshold: float) -> dict[str, float]:
     }
 
 
+def measure_llamacpp(data: dict) -> None:
+    """llama.cpp's native tool calls on both halves (nothing is tuned here)."""
+    from agent_app.config import load_settings
+    from agent_app.models.factory import build_chat_model, parse_model_spec
+
+    settings = load_settings(environ={}, overrides={"tool_calling": "native", "max_retries": 0})
+    model = build_chat_model(parse_model_spec("llamacpp"), settings)
+    for name in ("tune", "check"):
+        need = [q for q in data[name] if q["tool"]]
+        rest = [q for q in data[name] if not q["tool"]]
+        calls = {}
+        for choice in ("auto", "any"):
+            bound = model.bind_tools(TOOLS, tool_choice=choice)
+            calls[choice] = [bound.invoke(q["q"], temperature=0, max_tokens=128).tool_calls for q in data[name]]
+        auto = dict(zip([q["q"] for q in data[name]], calls["auto"], strict=True))
+        forced = dict(zip([q["q"] for q in data[name]], calls["any"], strict=True))
+        right = sum(bool(forced[q["q"]]) and forced[q["q"]][0]["name"] == q["tool"] for q in need)
+        print(
+            f"{name}: auto called when needed {sum(bool(auto[q['q']]) for q in need)}/{len(need)}, "
+            f"when not {sum(bool(auto[q['q']]) for q in rest)}/{len(rest)}; "
+            f"any opened a call {sum(bool(c) for c in calls['any'])}/{len(data[name])}, "
+            f"right tool {right}/{len(need)}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--show", action="store_true", help="print every question's probability and tool")
+    parser.add_argument("--llamacpp", action="store_true", help="llama.cpp's native tool calls instead")
     args = parser.parse_args()
     data = yaml.safe_load((Path(__file__).parent / "tool_choice_questions.yaml").read_text(encoding="utf-8"))
+    if args.llamacpp:
+        measure_llamacpp(data)
+        return
     model = LocalChatModel(model="bundled", temperature=0, max_tokens=128)
     halves = {name: measure(data[name], model) for name in ("tune", "check")}
     if args.show:

@@ -107,13 +107,15 @@ def test_the_installed_command_runs_from_an_empty_folder(installed: Path, tmp_pa
     assert list(empty.iterdir()) == []
 
 
-def test_the_installed_wheel_carries_the_agent_template_and_price_table(installed: Path, tmp_path: Path):
+def test_the_installed_wheel_carries_its_templates_and_price_table(installed: Path, tmp_path: Path):
     check = (
         "import importlib.metadata as md\n"
         "from packaging.requirements import Requirement\n"
         "from agent_app.agent.template import load_react_template, AGENT_TEMPLATE_DIR\n"
+        "from agent_app.models.llamacpp import BUNDLED_CHAT_TEMPLATE\n"
         "from agent_app.monitoring.stats import load_prices\n"
         "print(AGENT_TEMPLATE_DIR)\n"
+        "print(BUNDLED_CHAT_TEMPLATE.is_file(), BUNDLED_CHAT_TEMPLATE)\n"
         "print(len(load_react_template().examples))\n"
         "print(len(load_prices().per_million) > 0)\n"
         "unmet = [str(r) for r in map(Requirement, md.requires('agent-app'))\n"
@@ -124,8 +126,9 @@ def test_the_installed_wheel_carries_the_agent_template_and_price_table(installe
         [installed / "python", "-c", check], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
-    where, examples, prices, unmet = result.stdout.splitlines()
+    where, chat_template, examples, prices, unmet = result.stdout.splitlines()
     assert where.startswith(str(installed.parent)) and where.endswith("agent_app/prompts/agents")
+    assert chat_template.startswith(f"True {installed.parent}")  # the llama.cpp tools template
     assert int(examples) > 0
     assert prices == "True"
     assert unmet == "[]"  # every declared range is met by the pinned set

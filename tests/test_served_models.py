@@ -103,3 +103,21 @@ def test_model_command_reaches_a_compatible_server_by_url(llama_server, tmp_path
     with pytest.raises(Exception, match="model folder not found"):
         session.switch_model("./nowhere@http://127.0.0.1:9/v1")
     assert session.settings.base_url == llama_server.base_url  # a failed switch changes nothing
+
+
+def test_a_gguf_can_be_served_with_another_chat_template(tmp_path: Path):
+    import httpx
+
+    from agent_app.errors import ModelNotFoundError
+    from agent_app.models.llamacpp import get_server
+
+    gguf = tmp_path / "other.gguf"
+    shutil.copy(bundled_gguf_path(), gguf)
+    template = tmp_path / "plain.jinja"
+    template.write_text("{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}[assistant] ")
+    server = get_server(str(gguf), threads=1, context=512, chat_template=str(template))
+    body = {"messages": [{"role": "user", "content": "Hi"}]}
+    reply = httpx.post(server.base_url.removesuffix("/v1") + "/apply-template", json=body, timeout=30)
+    assert reply.json()["prompt"] == "[user] Hi\n[assistant] "
+    with pytest.raises(ModelNotFoundError, match="chat template file not found"):
+        get_server(str(gguf), chat_template=str(tmp_path / "missing.jinja"))

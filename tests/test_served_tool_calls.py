@@ -65,3 +65,75 @@ def test_auto_gives_a_call_or_a_plain_answer_never_raw_json(server_chat_model):
 def test_tool_choice_none_is_an_ordinary_answer(server_chat_model):
     reply = server_chat_model.bind_tools([get_weather], tool_choice="none").invoke("Say hello.", max_tokens=12)
     assert reply.tool_calls == [] and reply.text.strip()
+
+
+# -- llama.cpp's own tool calls: the bundled GGUF is served with a template that describes tools --
+def _apply_template(base_url: str, body: dict) -> str:
+    import httpx
+
+    reply = httpx.post(base_url.removesuffix("/v1") + "/apply-template", json=body, timeout=30)
+    reply.raise_for_status()
+    return str(reply.json()["prompt"])
+
+
+def _caps(base_url: str) -> dict:
+    import httpx
+
+    return dict(httpx.get(base_url.removesuffix("/v1") + "/props", timeout=30).json()["chat_template_caps"])
+
+
+def test_without_tools_the_bundled_template_is_the_ggufs_own_prompt(llama_server, llamacpp_chat_model):
+    """Chat and the ReAct agent on `--model llamacpp` see exactly the prompt the GGUF's own template
+    makes (the test server, llama_server, keeps that template)."""
+    ours = str(llamacpp_chat_model.openai_api_base)
+    conversations = [
+        [{"role": "user", "content": "Hi"}],
+        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
+        [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello!"},
+            {"role": "user", "content": "東京の天気は？"},
+        ],
+    ]
+    for messages in conversations:
+        assert _apply_template(ours, {"messages": messages}) == _apply_template(
+            llama_server.base_url, {"messages": messages}
+        )
+
+
+def test_the_bundled_template_gives_llama_cpp_tool_calls(llama_server, llamacpp_chat_model):
+    ours = str(llamacpp_chat_model.openai_api_base)
+    assert _caps(ours)["supports_tool_calls"] and _caps(ours)["supports_tools"]
+    assert not _caps(llama_server.base_url)["supports_tool_calls"]  # the GGUF's own template
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Current weather at a place.",
+                "parameters": get_weather.tool_call_schema.model_json_schema(),
+            },
+        }
+    ]
+    messages = [
+        {"role": "user", "content": "Weather in Paris?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"location": "Paris"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "18 C, sunny"},
+    ]
+    prompt = _apply_template(ours, {"messages": messages, "tools": tools})
+    assert '"name": "get_weather"' in prompt.split("\n</tools>")[0]  # the tool is described
+    assert '<tool_call>\n{"name": "get_weather", "arguments": {"location": "Paris"}}\n</tool_call>' in prompt
+    assert "<tool_response>\n18 C, sunny\n</tool_response>" in prompt
+    # The GGUF's own template drops the call: the model would see an empty assistant turn.
+    assert "get_weather" not in _apply_template(llama_server.base_url, {"messages": messages})

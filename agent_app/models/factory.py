@@ -121,7 +121,9 @@ def _server_kwargs(spec: ModelSpec, settings: ModelSettings) -> dict:
         from agent_app.models.llamacpp import get_server
 
         name = "" if spec.name.lower() in BUNDLED_ALIASES else spec.name
-        server = get_server(name, threads=settings.threads, context=settings.context_window)
+        server = get_server(
+            name, threads=settings.threads, context=settings.context_window, chat_template=settings.chat_template
+        )
         base_url, model = server.base_url, server.alias
     else:
         base_url, model = _ollama(spec, settings), spec.name

@@ -5,8 +5,13 @@ times faster than the transformers path on a CPU. xllamacpp ships it prebuilt (A
 compiler): `xllamacpp.Server` starts llama.cpp's own OpenAI-compatible HTTP server on threads
 of this process. The app reaches it like any compatible server (`OpenAIChatModel` with a
 loopback `base_url`), so streaming, usage counts, errors and the agent work as they do on a
-remote server. One server per (file, threads, context) for the life of the process: started on
-first use, stopped at exit.
+remote server. One server per (file, threads, context, template) for the life of the process:
+started on first use, stopped at exit.
+
+Tool calls: llama.cpp returns real `tool_calls` when the chat template describes tools (it reads
+the call format back from the template). The bundled GGUF's own ChatML template does not, so it
+is served with `chat_templates/chatml_tools.jinja`, the same prompt plus tools; any other GGUF
+keeps its own template unless the `chat_template` setting names a file.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ cache on the bundled model; a bigger model's own limit is used when it is smalle
 READY_TIMEOUT_S = 120.0
 MAX_TOKENS = 2048
 """Answer length when a request sets none (llama.cpp's own default is: until the context is full)."""
+BUNDLED_CHAT_TEMPLATE = Path(__file__).parent / "chat_templates" / "chatml_tools.jinja"
 
 
 @dataclass
@@ -39,6 +45,7 @@ class LlamaCppServer:
     port: int
     threads: int
     context: int
+    chat_template: Path | None = None
     _server: Any = field(default=None, repr=False)
 
     @property
@@ -50,7 +57,7 @@ class LlamaCppServer:
         self._server = None
 
 
-_servers: dict[tuple[str, int, int], LlamaCppServer] = {}
+_servers: dict[tuple[str, int, int, str], LlamaCppServer] = {}
 _lock = threading.Lock()
 
 
@@ -75,16 +82,32 @@ def default_threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def get_server(name: str, *, threads: int | None = None, context: int | None = None) -> LlamaCppServer:
+def chat_template_path(name: str, chat_template: str | None) -> Path | None:
+    """The template file GGUF `name` is served with: the setting's, the bundled tools template
+    for the bundled GGUF, else None (the GGUF's own)."""
+    if chat_template:
+        path = Path(chat_template).expanduser()
+        if not path.is_file():
+            raise ModelNotFoundError(
+                f"chat template file not found: {chat_template}", hint="give the path of a Jinja chat template file"
+            )
+        return path.resolve()
+    return None if name else BUNDLED_CHAT_TEMPLATE
+
+
+def get_server(
+    name: str, *, threads: int | None = None, context: int | None = None, chat_template: str | None = None
+) -> LlamaCppServer:
     """The server for GGUF `name` ("" = bundled), started on first use and reused after."""
     path = gguf_path(name)
+    template = chat_template_path(name, chat_template)
     threads = threads or default_threads()
     context = context or DEFAULT_CONTEXT
-    key = (str(path), threads, context)
+    key = (str(path), threads, context, str(template or ""))
     with _lock:
         server = _servers.get(key)
         if server is None:
-            server = _start(path, threads=threads, context=context)
+            server = _start(path, threads=threads, context=context, chat_template=template)
             _servers[key] = server
         return server
 
@@ -100,7 +123,7 @@ def stop_all() -> None:
 atexit.register(stop_all)
 
 
-def _start(path: Path, *, threads: int, context: int) -> LlamaCppServer:
+def _start(path: Path, *, threads: int, context: int, chat_template: Path | None) -> LlamaCppServer:
     try:
         import xllamacpp
     except ImportError:
@@ -118,11 +141,13 @@ def _start(path: Path, *, threads: int, context: int) -> LlamaCppServer:
     params.cpuparams_batch.n_threads = threads
     params.verbosity = -1  # llama.cpp logs every slot and timing to stderr, into the chat
     params.n_predict = MAX_TOKENS  # a looping answer ends; a request's max_tokens wins
+    if chat_template is not None:
+        params.chat_template = chat_template.read_text(encoding="utf-8")
     try:
         handle = xllamacpp.Server(params)
     except Exception as exc:  # llama.cpp reports a bad file as a generic runtime error
         raise ProviderError(f"llama.cpp could not load {path.name}: {exc}") from None
-    server = LlamaCppServer(path, path.stem, port, threads, context, handle)
+    server = LlamaCppServer(path, path.stem, port, threads, context, chat_template, handle)
     _wait_until_ready(server)
     return server
 

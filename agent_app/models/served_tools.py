@@ -1,8 +1,12 @@
 """Tool calls on OpenAI-compatible servers, native or through the server's JSON-schema decoding.
 
-A server either calls tools itself (api.openai.com, vLLM and llama.cpp builds with tool
-templates, Ollama for models that have one) or ignores `tools` and answers in prose, as the
-bundled xllamacpp build does even with `tool_choice: "required"`. Many of the second kind still
+A server either calls tools itself (api.openai.com, vLLM, llama.cpp when the chat template
+describes tools, Ollama for models that have one) or ignores `tools` and answers in prose, as
+llama.cpp does even with `tool_choice: "required"` when the template does not. And a server
+that can call may serve a model that never opens a call: the bundled 135M model on llama.cpp
+with a tools template (agent_app/models/llamacpp.py) wrote prose for 28 of 28 forced calls
+(bench/bench_tool_choice.py --llamacpp).
+Many servers of both kinds still
 hold an answer to a JSON schema (`response_format: json_schema`), so the call is emulated as
 the local model does it (models.tool_calls): the tools go into the system message and the
 answer is decoded as `{"name": ..., "arguments": {...}}` held to their schemas; with

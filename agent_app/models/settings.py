@@ -36,7 +36,13 @@ class ModelSettings(BaseModel):
         "auto",
         description="how a served model calls tools: native (the server's own tool calls), json_schema "
         "(emulated: the call is decoded as JSON held to the tools' schemas, for servers that ignore "
-        "`tools`, such as the bundled llama.cpp), auto (native on api.openai.com, else one probe)",
+        "`tools` or models that never call, such as the bundled one on llama.cpp), auto (native on "
+        "api.openai.com, else one probe)",
+    )
+    chat_template: str | None = Field(
+        None,
+        description="Jinja chat template file for a llamacpp/ GGUF (default: the file's own; the bundled "
+        "GGUF gets its ChatML template plus tools, so llama.cpp returns native tool calls)",
     )
     params: GenerationParams = Field(default_factory=GenerationParams)
     threads: int | None = Field(None, ge=1, le=256, description="torch threads for the local model")
