@@ -42,3 +42,27 @@ def test_free_text_react_over_the_openai_compatible_server(server_chat_model, to
     assert result.n_steps <= SHORT.max_steps
     for step in result.steps:
         assert step.observation  # every step was answered (tool result or feedback)
+
+
+def test_candidates_scored_side_by_side_match_scoring_each_alone(local_chat_model) -> None:
+    """All candidates in one forward pass (a custom attention mask over the prompt's cache) give
+    the log-probabilities each gets when scored from scratch on its own."""
+    from agent_app import torch_thread
+    from agent_app.agent.scoring import _score_alone, score_continuations
+
+    runtime = local_chat_model.runtime
+    prompt = "Question: What is 15% of 80?\nThought: I need a tool.\n" * 4
+    candidates = ["Action: calculator\n", "Action: weather\n", "Final Answer:", "A", "Action: web_search\n"]
+    got = score_continuations(runtime, prompt, candidates)
+
+    def alone(candidate: str) -> float:
+        import torch
+
+        tok = runtime.tokenizer
+        start = len(tok(prompt, add_special_tokens=False)["input_ids"])
+        with torch.inference_mode():
+            return _score_alone(runtime.model, tok(prompt + candidate, add_special_tokens=False)["input_ids"], start)
+
+    want = [torch_thread.run(alone, c) for c in candidates]
+    assert got == pytest.approx(want, abs=1e-3)
+    assert len(set(got)) == len(got)  # a real ranking, not a constant
