@@ -241,7 +241,9 @@ class LocalRuntime:
         import torch
 
         cache, start = self.reusable_cache(ids)
-        out = self.model(input_ids=torch.tensor([ids[start:]]), past_key_values=cache, use_cache=True)
+        # Only the last position's logits are used: the others would cost a vocabulary-wide
+        # matrix product per prompt token (as transformers' own generate, logits_to_keep=1).
+        out = self.model(input_ids=torch.tensor([ids[start:]]), past_key_values=cache, use_cache=True, logits_to_keep=1)
         self.reused_tokens = start
         self.keep_cache(out.past_key_values, ids)
         return out.logits[0, -1], out.past_key_values
