@@ -10,7 +10,8 @@ the 40 first prompts of bench/en_prompts.yaml and bench/ja_prompts.yaml (first t
 mean common prefix of 32 tokens).
 
 Variants: fp32 (reference); int8 (what `--dtype int8` does: agent_app/models/quantize.py);
-int8-all (every linear layer, the textbook call, for comparison). With torchao installed,
+int8-tensor (the same layers with one weight scale per matrix, as int8 did before); int8-all
+(every linear layer, the textbook call, for comparison). With torchao installed,
 ao-w8 (Int8WeightOnlyConfig) and ao-da8w8 (Int8DynamicActivationInt8WeightConfig) too.
 """
 
@@ -42,6 +43,10 @@ def load(variant: str):
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
     if variant == "int8":
         quantize_int8(model)
+    elif variant == "int8-tensor":  # the same layers with one weight scale per matrix
+        names = {n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+        names = {n for n in names if not any(k in n for k in ("down_proj", "lm_head"))}
+        torch.ao.quantization.quantize_dynamic(model, names, dtype=torch.qint8, inplace=True)
     elif variant == "int8-all":
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     elif variant.startswith("ao-"):
@@ -70,7 +75,7 @@ def speed(variant: str, threads: int) -> dict:
             model.generate(**inputs, **greedy)
             best = max(best, 128 / (time.perf_counter() - t))
         t = time.perf_counter()
-        model(**long)
+        model(**long, logits_to_keep=1)  # as the app's prefill and transformers' generate
         prefill = time.perf_counter() - t
     return {"decode": best, "prefill": prefill, "prompt_tokens": int(long["input_ids"].shape[1])}
 
@@ -126,7 +131,7 @@ def quality(variants: list[str]) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--variants", default="int8,int8-all")
+    ap.add_argument("--variants", default="int8,int8-tensor,int8-all")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:

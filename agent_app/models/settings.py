@@ -55,7 +55,7 @@ class ModelSettings(BaseModel):
     )
     dtype: Literal["float32", "bfloat16", "float16", "int8"] = Field(
         "float32",
-        description="weights of the local model: int8 decodes ~1.5x faster for ~20% higher perplexity "
+        description="weights of the local model: int8 decodes ~1.8x faster for ~15% higher perplexity "
         "(bench/bench_int8.py); bf16 halves memory, no faster on CPU",
     )
     context_window: int | None = Field(None, ge=256, description="prompt+answer token limit (default: the model's own)")
