@@ -5,6 +5,7 @@ a usable input and answer correctly, on the default local model?
                                           [--free-inputs] [--copy-boost 2] [--no-similarity]
                                           [--history] [--down] [--split tune|check]
                                           [--limit N] [--json results.json] [--mcp]
+                                          [--no-prefix-cache] [--no-draft]
 
 Questions, expected tools, answer checks and the fixed weather/search data are in
 bench/agent_questions.yaml; weather and search are served by local stand-in servers
@@ -146,6 +147,9 @@ def main() -> None:
     parser.add_argument(
         "--no-prefix-cache", action="store_true", help="local model: compute every prompt whole (the old way)"
     )
+    parser.add_argument(
+        "--no-draft", action="store_true", help="local model: no guessed tokens (prompt lookup) while writing"
+    )
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument(
         "--history", action="store_true", help="ask every question after the same 3-turn chit-chat (CHIT_CHAT)"
@@ -184,6 +188,10 @@ def main() -> None:
     )
     if args.no_prefix_cache:
         model.runtime.reuse_prefix = False
+    if args.no_draft:
+        from agent_app.agent import scoring
+
+        scoring.DRAFT_TOKENS = 0
     rows = []
     servers = None
     if args.mcp:

@@ -66,3 +66,41 @@ def test_candidates_scored_side_by_side_match_scoring_each_alone(local_chat_mode
     want = [torch_thread.run(alone, c) for c in candidates]
     assert got == pytest.approx(want, abs=1e-3)
     assert len(set(got)) == len(got)  # a real ranking, not a constant
+
+
+def test_guessed_tokens_give_the_same_text_in_fewer_forward_passes(local_chat_model, monkeypatch) -> None:
+    """Prompt lookup decoding (scoring._draft): tokens guessed from the prompt and checked in one
+    pass leave the greedy text unchanged (copy boost, allowed tokens, Japanese) and save passes
+    when the answer copies the prompt."""
+    from agent_app.agent.scoring import stream_from
+
+    runtime = local_chat_model.runtime
+    observation = "Tokyo is 21 °C, slight rain, wind 11 km/h (at 2026-11-21T12:00 local time)"
+    question = " Who wrote Pride and Prejudice?"
+    cases = [
+        (f"Question: Weather in Tokyo?\nObservation: {observation}\nFinal Answer:", {"copy_from": [observation]}),
+        ("Question: 東京の天気は？\nObservation: 東京は21°C、小雨。\nFinal Answer:", {"copy_from": ["東京は21°C"]}),
+        (
+            f"Question:{question}\nAction: web_search\nAction Input:",
+            {"allowed": set(runtime.tokenizer(question, add_special_tokens=False)["input_ids"])},
+        ),
+        ("Write a story about a dragon.\nStory:", {}),
+    ]
+    passes = []
+    forward = runtime.model.forward
+
+    def counted(*args, **kwargs):
+        passes.append(1)
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(runtime.model, "forward", counted)
+    for prompt, extra in cases:
+        kwargs = {"max_tokens": 40, "boost_value": 2.0 if "copy_from" in extra else 0.0, **extra}
+        passes.clear()
+        plain = "".join(stream_from(runtime, prompt, draft_tokens=0, **kwargs))
+        one_by_one = len(passes)
+        passes.clear()
+        guessed = "".join(stream_from(runtime, prompt, **kwargs))
+        assert guessed == plain
+        if prompt.startswith("Question: Weather"):
+            assert "21 °C" in plain and len(passes) * 2 < one_by_one  # the copy came in big steps
