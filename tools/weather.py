@@ -62,6 +62,13 @@ _FILLER = re.compile(
     re.IGNORECASE,
 )
 
+# The same in Japanese: "東京の天気は？", "今日の大阪の気温を教えて" -> "東京", "大阪".
+_JA_FILLER = re.compile(
+    r"^(?:今日|現在|今|いま)の"  # a leading "today's"
+    r"|(?:の)?(?:今日の|現在の|今の)?(?:天気|気温|天候|気候).*$"  # "('s) weather ..." to the end
+    r"|[？?。！!\s]+$"
+)
+
 
 class WeatherInput(BaseModel):
     place: str = Field(description="city or place name, e.g. Paris or Springfield, Illinois")
@@ -104,7 +111,8 @@ def current_weather(place: str, settings: WeatherSettings | None = None, *, clie
 def _split_place(text: str) -> tuple[str, list[str]]:
     """'Paris, Texas' -> ('Paris', ['texas']): the geocoder matches names only, so the rest
     is used to choose among the places of that name."""
-    parts = [part.strip() for part in _FILLER.sub("", str(text)).split(",")]
+    text = _JA_FILLER.sub("", _FILLER.sub("", str(text)))
+    parts = [part.strip() for part in re.split(r"[,、]", text)]
     parts = [part for part in parts if part]
     if not parts:
         return "", []

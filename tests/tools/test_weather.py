@@ -41,6 +41,18 @@ def test_phrases_and_qualifiers_pick_the_right_place(weather_settings: WeatherSe
     assert texas.startswith("Paris, Texas, United States: 27 °C, thunderstorm")
 
 
+@pytest.mark.parametrize(
+    ("phrase", "name"),
+    [("東京の天気は？", "東京"), ("今日の大阪の気温を教えて", "大阪"), ("札幌の今日の天気", "札幌"), ("京都", "京都")],
+)
+def test_japanese_phrases_ask_for_the_place_alone(
+    phrase: str, name: str, weather_settings: WeatherSettings, open_meteo: FakeOpenMeteo
+) -> None:
+    """The local agent often passes the whole Japanese question; the geocoder matches names only."""
+    current_weather(phrase, weather_settings)
+    assert open_meteo.requests[0].params["name"] == name
+
+
 def test_unknown_place_is_an_observation(weather_settings: WeatherSettings, open_meteo: FakeOpenMeteo) -> None:
     assert current_weather("Atlantis", weather_settings) == "no place named 'Atlantis' found"
     assert [r.path for r in open_meteo.requests] == ["/v1/search"]  # no forecast asked for
