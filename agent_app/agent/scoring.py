@@ -33,7 +33,7 @@ def _score_here(runtime: LocalRuntime, prompt: str, candidates: list[str]) -> li
     with torch.inference_mode():
         last, cache = runtime.prefill(prompt_ids)  # the previous step's prompt is mostly this one's
         first = torch.log_softmax(last.float(), dim=-1)
-        scores: list[float | None] = []
+        scores: list[float] = []
         rest: dict[int, list[int]] = {}  # candidate index -> its tokens after the prompt
         for i, candidate in enumerate(candidates):
             full = tokenizer(prompt + candidate, add_special_tokens=False)["input_ids"]
@@ -46,8 +46,8 @@ def _score_here(runtime: LocalRuntime, prompt: str, candidates: list[str]) -> li
                 rest[i] = ids
         if rest:
             for i, total in _score_side_by_side(model, cache, len(prompt_ids), rest).items():
-                scores[i] = float(scores[i] or 0.0) + total
-    return [float(score or 0.0) for score in scores]
+                scores[i] += total
+    return scores
 
 
 def _score_side_by_side(model: Any, cache: Any, start: int, rest: dict[int, list[int]]) -> dict[int, float]:
@@ -55,9 +55,9 @@ def _score_side_by_side(model: Any, cache: Any, start: int, rest: dict[int, list
 
     The candidates go one after another on top of the prompt's cache, each token at its own
     position (start + depth) and seeing only the prompt and its own candidate's earlier tokens
-    (a custom 4D attention mask). Decoding is memory-bound, so one pass over 30 tokens costs
-    about what one pass over 1 does: scored one by one, the candidates took most of an agent
-    step (bench/bench_agent.py)."""
+    (a custom 4D attention mask). A pass reads every weight once however many tokens it holds,
+    so one pass over all candidates costs about two over one token: scored one by one, the
+    candidates took most of an agent step (bench/bench_agent.py)."""
     import torch
 
     tokens: list[int] = []
