@@ -95,7 +95,7 @@ def test_guessed_tokens_give_the_same_text_in_fewer_forward_passes(local_chat_mo
 
     monkeypatch.setattr(runtime.model, "forward", counted)
     for prompt, extra in cases:
-        kwargs = {"max_tokens": 40, "boost_value": 2.0 if "copy_from" in extra else 0.0, **extra}
+        kwargs = {"max_tokens": 24, "boost_value": 2.0 if "copy_from" in extra else 0.0, **extra}
         passes.clear()
         plain = "".join(stream_from(runtime, prompt, draft_tokens=0, **kwargs))
         one_by_one = len(passes)
