@@ -122,11 +122,15 @@ def stream_from(
       answer, where the model otherwise invents numbers): their tokens get `boost_value` added
       to their logits, and the token that continues a copied span ("39" -> "1") gets it again.
     - `draft_tokens`: guess up to this many tokens ahead from the prompt and check them all in
-      one forward pass (`_draft`; default DRAFT_TOKENS); the text is the same as without
-      guessing (0).
+      one forward pass (`_draft`; default DRAFT_TOKENS, none on int8); the text is the same as
+      without guessing (0).
     A repeated 3-gram is never written: greedy decoding of a small model loops otherwise.
     """
-    guesses = DRAFT_TOKENS if draft_tokens is None else draft_tokens
+    guesses = draft_tokens
+    if guesses is None:
+        # int8 quantises a pass's activations with one scale for all its tokens, so a pass over
+        # guesses can change the text; fp32 and the other dtypes give each token its own logits.
+        guesses = 0 if runtime.dtype == "int8" else DRAFT_TOKENS
     yield from torch_thread.stream(
         _generate_here, runtime, prompt, max_tokens, allowed, list(copy_from), boost_value, guesses
     )

@@ -155,6 +155,7 @@ class LocalRuntime:
         progress: Progress | None = None,
     ) -> None:
         self.source = source
+        self.dtype = dtype
         self.name = BUNDLED_NAME if source == "bundled" else source
         say = progress or (lambda _msg: None)
         import torch
