@@ -1,5 +1,6 @@
-"""Tool calls on an OpenAI-compatible server that ignores `tools`: the real xllamacpp server,
-emulated through its JSON-schema decoding (models.served_tools)."""
+"""Tool calls on OpenAI-compatible servers: the real xllamacpp server, which ignores `tools` with
+the GGUF's own template, emulated through its JSON-schema decoding (models.served_tools); and
+`--model llamacpp`, served with a template that describes tools, so llama.cpp builds calls itself."""
 
 from __future__ import annotations
 
