@@ -5,21 +5,11 @@ the GGUF's own template, emulated through its JSON-schema decoding (models.serve
 from __future__ import annotations
 
 import pytest
-from langchain_core.tools import tool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+
+from tests.support.sample_tools import add, get_weather
 
 pytestmark = [pytest.mark.real_model]
-
-
-@tool
-def get_weather(location: str) -> str:
-    """Current weather at a place."""
-    return "sunny"
-
-
-@tool
-def add(a: int, b: int) -> int:
-    """Add two integers."""
-    return a + b
 
 
 def test_the_probe_finds_that_this_server_ignores_tools(server_chat_model):
@@ -107,16 +97,7 @@ def test_the_bundled_template_gives_llama_cpp_tool_calls(llama_server, llamacpp_
     ours = str(llamacpp_chat_model.openai_api_base)
     assert _caps(ours)["supports_tool_calls"] and _caps(ours)["supports_tools"]
     assert not _caps(llama_server.base_url)["supports_tool_calls"]  # the GGUF's own template
-    tools = [
-        {
-            "type": "function",
-            "function": {
-                "name": "get_weather",
-                "description": "Current weather at a place.",
-                "parameters": get_weather.tool_call_schema.model_json_schema(),
-            },
-        }
-    ]
+    tools = [convert_to_openai_tool(get_weather)]
     messages = [
         {"role": "user", "content": "Weather in Paris?"},
         {

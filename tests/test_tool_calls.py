@@ -7,23 +7,11 @@ import json
 
 import pytest
 from langchain_core.messages import AIMessageChunk, HumanMessage
-from langchain_core.tools import tool
 from pydantic import BaseModel, Field
 
 from agent_app.models.constrained import closed, tool_call_schema
 from agent_app.models.tool_calls import CallStreamer, normalize_choice, parse_call
-
-
-@tool
-def get_weather(location: str) -> str:
-    """Current weather at a place."""
-    return "sunny"
-
-
-@tool
-def add(a: int, b: int) -> int:
-    """Add two integers."""
-    return a + b
+from tests.support.sample_tools import add, get_weather
 
 
 def _joined(pieces: list[str]) -> AIMessageChunk:

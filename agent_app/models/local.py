@@ -326,8 +326,7 @@ class LocalChatModel(BaseChatModel):
     ) -> Runnable[Any, AIMessage]:
         """Tools the model may call: `tool_choice` "auto" (default: the model chooses between
         answering and one call), "any"/"required", "none", or a tool's name."""
-        formatted = [convert_to_openai_tool(t) for t in tools]
-        choice = tool_calls.normalize_choice(tool_choice, [t["function"]["name"] for t in formatted])
+        formatted, choice = tool_calls.offered(tools, tool_choice)
         return self.bind(tools=formatted, tool_choice=choice, **kwargs)
 
     def with_structured_output(

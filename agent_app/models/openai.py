@@ -71,12 +71,9 @@ class OpenAIChatModel(ChatOpenAI):
     ) -> Runnable[Any, Any]:
         if self.tool_mode() == "native":
             return super().bind_tools(tools, tool_choice=tool_choice, **kwargs)
-        from langchain_core.utils.function_calling import convert_to_openai_tool
-
         from agent_app.models import served_tools, tool_calls
 
-        formatted = [convert_to_openai_tool(t) for t in tools]
-        choice = tool_calls.normalize_choice(tool_choice, [t["function"]["name"] for t in formatted])
+        formatted, choice = tool_calls.offered(tools, tool_choice)
         kwargs.pop("parallel_tool_calls", None)  # one call per answer here
         if choice == "none":
             return self.bind(**kwargs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -34,6 +35,14 @@ def normalize_choice(tool_choice: Any, names: list[str]) -> Choice:
     if isinstance(tool_choice, str) and tool_choice in names:
         return tool_choice
     raise ValueError(f"tool_choice {tool_choice!r} names no bound tool (bound: {', '.join(names) or 'none'})")
+
+
+def offered(tools: Sequence[Any], tool_choice: Any) -> tuple[list[dict[str, Any]], Choice]:
+    """`bind_tools`' arguments in one form: the tools as OpenAI tool dicts, and the choice."""
+    from langchain_core.utils.function_calling import convert_to_openai_tool
+
+    formatted = [convert_to_openai_tool(t) for t in tools]
+    return formatted, normalize_choice(tool_choice, [t["function"]["name"] for t in formatted])
 
 
 def call_text(name: str, args: dict[str, Any]) -> str:
