@@ -6,7 +6,9 @@ Same prompt, model, thread count, greedy decoding, 128 new tokens:
   3. LangChain's stock `HuggingFacePipeline.stream()` (a new thread per call), for context;
   4. the same GGUF served by llama.cpp (xllamacpp) through our OpenAI wrapper, as an outside reference;
   5. `--dtype int8` (agent_app/models/quantize.py) and `--model llamacpp` (llama.cpp inside the process);
-  6. the wall time of `python main.py --help`.
+  6. our fp32 and int8 paths without agent_app/models/cpu_speed.py (MKL's linear layers, glibc's
+     default malloc), the comparison for that module;
+  7. the wall time of `python main.py --help`.
 For our paths and llama.cpp, also the time to the first token of a ~1,500-token prompt (a RAG or
 agent prompt's size).
 Targets: streaming >= 0.95x raw generate; --help < 0.5 s.
@@ -69,7 +71,11 @@ def child(path: str, threads: int, repeats: int) -> dict:
                 parse_model_spec(f"openai/{ALIAS}"), load_settings(overrides={"base_url": server.base_url})
             )
             return _measure_stream(remote, messages, repeats)
-    dtype = "int8" if path == "ours-int8" else "float32"
+    if path.endswith("-plain"):
+        from agent_app.models import cpu_speed
+
+        cpu_speed.ENABLED = False
+    dtype = "int8" if path.startswith("ours-int8") else "float32"
     chat = build_chat_model(parse_model_spec("local"), load_settings(overrides={"threads": threads, "dtype": dtype}))
     runtime = chat.runtime
     prompt = chat.render(messages)
@@ -160,6 +166,8 @@ def main() -> None:
         ("stock", "stock HuggingFacePipeline.stream()"),
     ]
     paths.append(("ours-int8", "LocalChatModel.stream(), --dtype int8"))
+    paths.append(("ours-plain", "LocalChatModel.stream(), without cpu_speed"))
+    paths.append(("ours-int8-plain", "--dtype int8, without cpu_speed"))
     if not args.no_server:
         paths.append(("server", "xllamacpp server (llama.cpp, same GGUF)"))
         paths.append(("llamacpp", "--model llamacpp (in-process llama.cpp)"))

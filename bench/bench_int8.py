@@ -35,8 +35,11 @@ def load(variant: str):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from agent_app.models import cpu_speed
     from agent_app.models.local_runtime import bundled_gguf_path, ensure_converted
     from agent_app.models.quantize import quantize_int8
+
+    cpu_speed.keep_freed_memory()
 
     folder = ensure_converted(bundled_gguf_path())
     tok = AutoTokenizer.from_pretrained(folder)
@@ -53,6 +56,8 @@ def load(variant: str):
         from torchao.quantization import Int8DynamicActivationInt8WeightConfig, Int8WeightOnlyConfig, quantize_
 
         quantize_(model, Int8WeightOnlyConfig() if variant == "ao-w8" else Int8DynamicActivationInt8WeightConfig())
+    # As LocalRuntime runs every variant: the layers left in fp32 on oneDNN.
+    cpu_speed.use_onednn_linears(model)
     return tok, model
 
 

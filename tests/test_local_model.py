@@ -135,7 +135,7 @@ def test_int8_quantises_all_but_the_outlier_layers_and_keeps_quality(local_chat_
     layer = int8.model.model.layers[0]
     assert isinstance(layer.self_attn.q_proj, torch.ao.nn.quantized.dynamic.Linear)
     assert isinstance(layer.mlp.up_proj, torch.ao.nn.quantized.dynamic.Linear)
-    assert type(layer.mlp.down_proj) is torch.nn.Linear and type(int8.model.lm_head) is torch.nn.Linear
+    assert isinstance(layer.mlp.down_proj, torch.nn.Linear) and isinstance(int8.model.lm_head, torch.nn.Linear)
     text = (
         "The Moon is Earth's only natural satellite. It orbits at an average distance of 384,400 km, "
         "about 30 times the diameter of Earth. Its gravity causes the tides, and it always shows the "

@@ -164,6 +164,10 @@ class LocalRuntime:
         from agent_app.models.hf import quiet_transformers
 
         quiet_transformers()
+        from agent_app.models import cpu_speed
+
+        if cpu_speed.ENABLED:
+            cpu_speed.keep_freed_memory()  # before loading: the weights' own blocks count too
         if threads:
             torch.set_num_threads(threads)
         self.threads = torch.get_num_threads()
@@ -186,6 +190,8 @@ class LocalRuntime:
             from agent_app.models.quantize import quantize_int8
 
             model = torch_thread.run(quantize_int8, model)  # torch work stays on the torch thread
+        if cpu_speed.ENABLED:
+            torch_thread.run(cpu_speed.use_onednn_linears, model)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         # The LangChain-facing object: a plain transformers pipeline (new text only).
