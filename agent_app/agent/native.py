@@ -1,8 +1,9 @@
 """Native tool calling: `langchain.agents.create_agent` for models that return real tool calls.
 
 The graph's stream is translated into the same events as the ReAct loop. The step limit is the
-graph's recursion limit (a model call and a tool call per step); when it is hit, the model is
-asked once more, without tools, for its best answer from the conversation so far.
+graph's recursion limit (a model call and a tool call per step); when it is hit, or when the
+model repeats a call it already made (same tool, same arguments), the model is asked once more,
+without tools, for its best answer from the conversation so far.
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ NATIVE_SYSTEM_PROMPT = (
 FORCED_ANSWER = "No more tool calls are possible. Give your best final answer now from what you know."
 
 
+class _RepeatedCall(Exception):
+    """The model asked for a call it has already made: its answer is in the conversation, and
+    a small model that asks once more asks again until the step limit (the bundled model on
+    llama.cpp did, in json_schema emulation). Ends the run like the step limit does."""
+
+
 class NativeAgent(EventAgent):
     """A tool-calling agent built with `create_agent`; same API as `ReActAgent`."""
 
@@ -66,6 +73,7 @@ class NativeAgent(EventAgent):
         messages: list[BaseMessage] = [*history, HumanMessage(question)]
         steps: list[AgentStep] = []
         calls: dict[str, tuple[str, str, int]] = {}  # tool_call_id -> (tool, input, step index)
+        made: set[str] = set()  # the calls requested so far (_call_key)
         emitter = AnswerEmitter()
         answer = ""
         # Each step is a model call and a tool call; one more model call writes the answer.
@@ -84,6 +92,9 @@ class NativeAgent(EventAgent):
                     for message in (update or {}).get("messages", []) if isinstance(update, dict) else []:
                         messages.append(message)
                         if isinstance(message, AIMessage) and message.tool_calls:
+                            if any(_call_key(c) in made for c in message.tool_calls):
+                                raise _RepeatedCall
+                            made.update(_call_key(c) for c in message.tool_calls)
                             for call in message.tool_calls:
                                 index = len(calls) + 1
                                 text = _input_text(call["args"])
@@ -99,7 +110,7 @@ class NativeAgent(EventAgent):
                             error = message.status == "error" or is_failure(message.text)
                             yield Observation(message.text, tool, index, error)
                             steps.append(AgentStep(tool, text, message.text, error))
-        except GraphRecursionError:
+        except (GraphRecursionError, _RepeatedCall):
             # Drop a last tool request that never got its answer: APIs reject such a history.
             while messages and isinstance(messages[-1], AIMessage) and messages[-1].tool_calls:
                 messages.pop()
@@ -117,6 +128,13 @@ class NativeAgent(EventAgent):
         from langchain_core.messages import SystemMessage
 
         return [SystemMessage(self.system_prompt)] if self.system_prompt else []
+
+
+def _call_key(call: Any) -> str:
+    """What makes two tool calls the same request: the tool and its arguments."""
+    import json
+
+    return json.dumps([call["name"], call["args"]], sort_keys=True, ensure_ascii=False)
 
 
 def _input_text(args: Any) -> str:

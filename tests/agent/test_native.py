@@ -61,6 +61,19 @@ def test_native_step_limit_forces_an_answer(tools) -> None:
     assert not any(getattr(m, "tool_calls", None) and m.tool_calls[0]["id"] == "c2" for m in last)
 
 
+def test_a_repeated_call_ends_the_run_with_an_answer_instead_of_looping(tools) -> None:
+    repeat = [call("calculator", {"expression": "6*7"}, f"c{i}") for i in range(1, 7)]
+    model = ScriptedChatModel(replies=[*repeat[:2], "6 times 7 is 42.", *repeat[2:]], echo=False)
+    agent = build_agent(model, tools, settings=AgentSettings(max_steps=5), mode="native")
+    events, result = run(agent, "What is 6*7?")
+    assert result.forced and [(s.tool, s.observation) for s in result.steps] == [("calculator", "42")]
+    assert result.answer == "6 times 7 is 42."
+    assert len(model.calls) == 3  # the call, its repeat, the forced answer: not 5 rounds
+    assert "No more tool calls" in model.calls[-1][-1].text
+    assert not any(getattr(m, "tool_calls", None) and m.tool_calls[0]["id"] == "c2" for m in model.calls[-1])
+    assert kinds(events).count("ToolCall") == 1
+
+
 def test_native_keeps_the_history(tools) -> None:
     model = ScriptedChatModel(replies=["Your name is Ada."], echo=False)
     agent = build_agent(model, tools, mode="native")
