@@ -119,3 +119,24 @@ def test_the_bundled_template_gives_llama_cpp_tool_calls(llama_server, llamacpp_
     assert "<tool_response>\n18 C, sunny\n</tool_response>" in prompt
     # The GGUF's own template drops the call: the model would see an empty assistant turn.
     assert "get_weather" not in _apply_template(llama_server.base_url, {"messages": messages})
+
+
+def test_the_probe_is_not_part_of_the_callers_run(server_chat_model, monkeypatch):
+    """The probe's prose once streamed into an agent's answer on screen: it ran inside the
+    agent's run and reached its callbacks."""
+    from langchain_core.runnables import RunnableLambda
+
+    from agent_app.models import served_tools
+    from tests.support.agent_helpers import Recorder
+
+    monkeypatch.setattr(served_tools, "_PROBED", {})  # probe again
+    recorder = Recorder()
+
+    def ask(question: str):  # an agent binds its tools inside its run
+        bound = server_chat_model.bind_tools([get_weather], tool_choice="any")
+        return bound.invoke(question, temperature=0, max_tokens=48)
+
+    step = RunnableLambda(ask)
+    reply = step.invoke("What is the weather in Paris?", config={"callbacks": [recorder]})
+    assert reply.tool_calls  # the emulated call
+    assert len(recorder.named("model_start")) == 1  # the caller's request only

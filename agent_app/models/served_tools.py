@@ -19,6 +19,7 @@ native only if real tool calls come back).
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import threading
@@ -130,7 +131,9 @@ def probe(model: Any) -> Literal["native", "json_schema"]:
         }
         try:
             forced = model.bind(tools=[tool], tool_choice="required", max_tokens=24)
-            reply = forced.invoke("Call echo with the word hi.")
+            # A run of its own: inside the caller's run (an agent's step) the probe's reply
+            # reached the caller's callbacks and streamed into the answer on screen.
+            reply = contextvars.Context().run(forced.invoke, "Call echo with the word hi.")
             found: Literal["native", "json_schema"] = "native" if reply.tool_calls else "json_schema"
         except Exception as exc:  # a server that rejects `tools` outright
             log.info("tool-calling probe failed (%s): emulating tool calls", exc)
