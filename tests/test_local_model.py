@@ -152,22 +152,33 @@ def test_int8_quantises_all_but_the_outlier_layers_and_keeps_quality(local_chat_
     assert quantised < fp32 * 1.5, (fp32, quantised)
 
 
-def test_the_prompt_is_read_on_all_threads_and_the_answer_written_on_decode_threads(local_chat_model):
-    """ModelSettings.decode_threads (default 1, bench/bench_threads.py): two threads collapse
-    when another program takes a core, and decoding does not need them."""
+def test_the_prompt_is_read_on_all_threads_and_the_answer_written_on_the_timed_count(local_chat_model, monkeypatch):
+    """ModelSettings.decode_threads "auto" (models.decode_threads, bench/bench_threads.py): the
+    first tokens are timed on 2 threads and on 1, the faster count writes the rest."""
     import torch
 
+    from agent_app.models.decode_threads import TRIAL_TOKENS, DecodeThreads
     from agent_app.models.params import GenerationParams
     from agent_app.torch_thread import run
 
     runtime = local_chat_model.runtime
-    assert (runtime.threads, runtime.decode_threads) == (2, 1)
+    assert runtime.threads == 2 and runtime.decode_threads.counts == (2, 1)
+    monkeypatch.setattr(runtime, "decode_threads", DecodeThreads((2, 1), torch.set_num_threads))  # undecided
     seen: list[int] = []
-    prompt = runtime.render_chat([{"role": "user", "content": "Count from one to ten."}])
-    runtime.generate(
-        prompt, GenerationParams(temperature=0, max_tokens=16), on_text=lambda _t: seen.append(torch.get_num_threads())
-    )
-    assert seen and set(seen) == {1}
+    prompt = runtime.render_chat([{"role": "user", "content": "Count from one to twenty."}])
+    runtime.reuse_prefix = False  # keep the prompt's own pass on 2 threads out of the comparison
+    try:
+        runtime.generate(
+            prompt,
+            GenerationParams(temperature=0, max_tokens=24, repetition_penalty=None),
+            on_text=lambda _t: seen.append(torch.get_num_threads()),
+        )
+    finally:
+        runtime.reuse_prefix = True
+    chosen = runtime.decode_threads.chosen
+    assert chosen in (1, 2) and 1 in seen and 2 in seen, seen
+    assert seen[-3:] == [chosen] * 3  # after the trial, the faster count writes
+    assert len(seen) > 2 * (TRIAL_TOKENS + 1)
     assert run(torch.get_num_threads) == 2  # back for the next prompt
 
 

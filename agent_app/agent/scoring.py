@@ -216,7 +216,7 @@ def _generate_here(
 
     with torch.inference_mode():
         logits_next, past = runtime.prefill(ids)  # reuses the prefix the step before computed
-        with runtime.decoding():  # the prompt was read on all threads; tokens come on fewer
+        with runtime.decoding() as threads:  # the prompt was read on all threads
             while len(produced) < max_tokens and not cancel.is_set():
                 token = pick(logits_next)
                 if token in ends or take(token):
@@ -224,6 +224,7 @@ def _generate_here(
                 guess = _draft(ids + produced, min(draft_tokens, max_tokens - len(produced)))
                 guess = list(itertools.takewhile(lambda t: t not in ends, guess))
                 out = model(input_ids=torch.tensor([[token, *guess]]), past_key_values=past, use_cache=True)
+                threads.step()
                 rows, past = out.logits[0], out.past_key_values
                 right, done = 0, False
                 for guessed in guess:  # row `right` holds the logits after the last token taken

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent_app import paths, torch_thread
 from agent_app.errors import ModelError, ModelNotFoundError
+from agent_app.models.decode_threads import DecodeThreads, DecodeThreadsSetting
 from agent_app.models.params import GenerationParams
 from agent_app.models.text import StopStringFilter
 
@@ -151,7 +152,7 @@ class LocalRuntime:
         *,
         dtype: str = "float32",
         threads: int | None = None,
-        decode_threads: int | None = None,
+        decode_threads: DecodeThreadsSetting = None,
         progress: Progress | None = None,
     ) -> None:
         self.source = source
@@ -171,9 +172,13 @@ class LocalRuntime:
         if threads:
             torch.set_num_threads(threads)
         self.threads = torch.get_num_threads()
-        self.decode_threads = min(decode_threads or self.threads, self.threads)
+        if isinstance(decode_threads, str):  # "auto"
+            counts: tuple[int, ...] = (self.threads, 1)
+        else:
+            counts = (min(decode_threads or self.threads, self.threads),)
+        self.decode_threads = DecodeThreads(counts, torch.set_num_threads)
         """Threads once the prompt is read: the prompt is read on `threads`, the answer written
-        on these (see ModelSettings.decode_threads for the measurement)."""
+        on the count this chooses (models.decode_threads)."""
         location = str(ensure_converted(bundled_gguf_path(), progress)) if source == "bundled" else source
         say(f"Loading {self.name}")
         try:
@@ -257,14 +262,15 @@ class LocalRuntime:
 
     # -- generation -----------------------------------------------------------------------
     @contextmanager
-    def decoding(self) -> Iterator[None]:
-        """Token-by-token work runs on `decode_threads`; back to `threads` after (the next
-        prompt is read on all of them). Torch thread only."""
+    def decoding(self) -> Iterator[DecodeThreads]:
+        """Token-by-token work runs on the threads `decode_threads` chooses (call its `step()`
+        after each forward pass); back to `threads` after (the next prompt is read on all of
+        them). Torch thread only."""
         import torch
 
-        torch.set_num_threads(self.decode_threads)
+        self.decode_threads.start()
         try:
-            yield
+            yield self.decode_threads
         finally:
             torch.set_num_threads(self.threads)
 
@@ -335,14 +341,18 @@ class LocalRuntime:
                 if text:
                     emit(text)
 
+        decode_threads = self.decode_threads
+        decoding = threading.Event()
+
         class _Cancelled(StoppingCriteria):
             def __call__(self, input_ids, scores, **kwargs) -> bool:
                 # Called after each new token, so the first call ends the prompt's forward pass.
-                if torch.get_num_threads() != decode_threads:
-                    torch.set_num_threads(decode_threads)
+                if decoding.is_set():
+                    decode_threads.step()
+                else:
+                    decoding.set()
+                    decode_threads.start()
                 return stop_event.is_set()
-
-        decode_threads = self.decode_threads
 
         kwargs = self._generate_kwargs(params, n_in)
         if grammar is not None:
@@ -421,7 +431,7 @@ class LocalRuntime:
         return kwargs
 
 
-_RUNTIMES: dict[tuple[str, str, int | None, int | None], LocalRuntime] = {}
+_RUNTIMES: dict[tuple[str, str, int | None, DecodeThreadsSetting], LocalRuntime] = {}
 _RUNTIMES_LOCK = threading.Lock()
 
 
@@ -430,7 +440,7 @@ def get_runtime(
     *,
     dtype: str = "float32",
     threads: int | None = None,
-    decode_threads: int | None = None,
+    decode_threads: DecodeThreadsSetting = None,
     progress: Progress | None = None,
 ) -> LocalRuntime:
     """A shared runtime per (model, dtype, threads): switching back and forth reloads nothing."""

@@ -7,7 +7,7 @@ In the configuration these are top-level keys (`model:`, `base_url:`, `params:`,
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -46,12 +46,14 @@ class ModelSettings(BaseModel):
     )
     params: GenerationParams = Field(default_factory=GenerationParams)
     threads: int | None = Field(None, ge=1, le=256, description="torch threads for the local model")
-    # bench/bench_threads.py, 2 cores: decoding the 135M model is memory-bound, so 1 thread
-    # decodes as fast as 2 on an idle machine (14.8 against 14.2 tokens/s), and keeps that speed
-    # when another program takes a core (14.9), where 2 threads collapse to 5.5. Reading the
-    # prompt does scale (4.9 s against 8.5 s for 1,645 tokens), so it keeps `threads`.
-    decode_threads: int | None = Field(
-        1, ge=1, le=256, description="torch threads while the local model writes (None: same as threads)"
+    # bench/bench_threads.py, 2 cores, fp32 on oneDNN: with the other core idle, 2 threads decode
+    # at 19.4 tokens/s against 14.0 on 1; with another program on it, 2 collapse to 4.2 while 1
+    # keeps 15.0. "auto" times both on an answer's first tokens (models.decode_threads): 17.9
+    # tokens/s idle, 15.5 busy.
+    decode_threads: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] | None = Field(
+        "auto",
+        description="torch threads while the local model writes: auto (timed, 1 or all), a count, "
+        "or None (same as threads)",
     )
     dtype: Literal["float32", "bfloat16", "float16", "int8"] = Field(
         "float32",
