@@ -108,6 +108,13 @@ def current_weather(place: str, settings: WeatherSettings | None = None, *, clie
             http.close()
 
 
+def place_asked(text: str) -> str:
+    """The place a weather request names, as the geocoder is asked for it ('東京の天気は？' ->
+    '東京', 'weather in Paris, Texas' -> 'Paris, texas'); empty when none is left."""
+    name, qualifiers = _split_place(text)
+    return ", ".join([name, *qualifiers]) if name else ""
+
+
 def _split_place(text: str) -> tuple[str, list[str]]:
     """'Paris, Texas' -> ('Paris', ['texas']): the geocoder matches names only, so the rest
     is used to choose among the places of that name."""

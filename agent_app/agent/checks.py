@@ -178,7 +178,12 @@ def _carries(answer: str, observation: str) -> bool:
 
 def failure_sentence(step: Step) -> str:
     """ "I couldn't <task>: <reason>." from a failed step."""
-    task = _TASKS.get(step.tool, "use " + (step.tool or "the tool")).format(input=step.input.strip() or "that")
+    asked = step.input.strip()
+    if step.tool == "weather":  # the place, not the whole question the model passed on
+        from tools.weather import place_asked
+
+        asked = place_asked(asked) or asked
+    task = _TASKS.get(step.tool, "use " + (step.tool or "the tool")).format(input=asked or "that")
     reason = step.observation.split(":", 1)[1].strip() if ":" in step.observation else step.observation
     reason = reason.rstrip(".") or "it failed"
     return f"I couldn't {task}: {reason}."

@@ -34,6 +34,16 @@ def test_failed_weather_is_said_plainly_without_invented_numbers():
     assert result.steps[0].error is True
 
 
+def test_a_failed_weather_request_names_the_place_not_the_question():
+    down = f"http://127.0.0.1:{free_port()}"
+    agent = _agent(
+        ["Action: weather\nAction Input: 大阪の天気は？", "Final Answer: 晴れです。"],
+        ToolsSettings(enabled=["weather"], weather=WeatherSettings(geocoding_url=down, forecast_url=down, timeout=2)),
+    )
+    _, result = run(agent, "大阪の天気は？")
+    assert result.answer.startswith("I couldn't get the weather for 大阪: cannot reach the geocoding service")
+
+
 def test_contradicting_calculator_answer_is_replaced_by_the_result():
     agent = _agent(
         ["Action: calculator\nAction Input: 23*17", "Final Answer: 23 + 17 = 30"], ToolsSettings(enabled=["calculator"])

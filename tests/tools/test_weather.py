@@ -132,3 +132,11 @@ def test_langchain_tool(weather_settings: WeatherSettings) -> None:
     assert tool.invoke({"place": "Reykjavik"}).startswith(
         "Reykjavík, Capital Region, Iceland: -3.5 °C, moderate snowfall"
     )
+
+
+def test_the_place_asked_is_what_the_geocoder_gets():
+    from tools.weather import place_asked
+
+    assert place_asked("東京の天気は？") == "東京"
+    assert place_asked("weather in Paris, Texas") == "Paris, texas"
+    assert place_asked("大阪、日本の天気") == "大阪, 日本"
