@@ -8,8 +8,9 @@ fresh process and alternated (bench/bench_generation.py's rows "without cpu_spee
   49,152-row output head on one token. With every `nn.Linear` on oneDNN, a 1,526-token prompt
   was read in 2.6-3.0 s instead of 3.0-3.6 s, and answers were written at 16-19 instead of
   14-15 tokens/s; with `--dtype int8` (its fp32 layers only), 1.75 s instead of 2.4 s and 26.5
-  instead of 23.6 tokens/s. Results agree with MKL's to float rounding (1e-4 on logits of
-  size 10-20); the greedy text in the trial was the same.
+  instead of 23.6 tokens/s. Results differ from MKL's by float rounding only: the model's
+  logits within 1e-3, with the same argmax (tests/test_cpu_speed.py); the greedy text in the
+  trial was the same.
   `torch.ops.mkldnn._linear_pointwise` is the op torch's own compiler (inductor) emits for a
   linear layer on oneDNN; torch has no public switch for it in eager mode.
 - **Keeping freed memory in the process.** glibc hands large freed blocks back to the kernel,

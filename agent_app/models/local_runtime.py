@@ -85,7 +85,7 @@ MIN_REUSED_TOKENS = 16
 # ... and so is one under this share of the prompt. After a cached prefix, sdpa cannot use its
 # causal kernel (which skips the blocks above the diagonal) and gets an explicit mask instead:
 # 54 against 31 ms a layer for 1,526 tokens. A new RAG question that shared only the 51-token
-# system prompt was read in 3.9-4.5 s, against 2.6-3.0 s computed whole. By the per-token cost
+# system prompt was read in 3.7 s, against 2.9-3.2 s computed whole (4 runs each, alternated). By the per-token cost
 # of the matrix products and both attentions, the prefix pays from about 15% of the prompt.
 MIN_REUSED_SHARE = 0.15
 

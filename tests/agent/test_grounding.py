@@ -22,26 +22,23 @@ def _agent(replies: list[str], tools_settings: ToolsSettings):
     return build_agent(model, build_tools(tools_settings), settings=settings, embeddings=None)
 
 
-def test_failed_weather_is_said_plainly_without_invented_numbers():
+@pytest.mark.parametrize(
+    ("model_input", "question", "place"),
+    [
+        ("Paris", "What is the weather in Paris?", "Paris"),
+        ("大阪の天気は？", "大阪の天気は？", "大阪"),  # the place, not the question passed on
+    ],
+)
+def test_failed_weather_is_said_plainly_without_invented_numbers(model_input, question, place):
     down = f"http://127.0.0.1:{free_port()}"
     agent = _agent(
-        ["Action: weather\nAction Input: Paris", "Final Answer: In Paris the weather is 11.11 (11/11)"],
+        [f"Action: weather\nAction Input: {model_input}", f"Final Answer: In {place} the weather is 11.11 (11/11)"],
         ToolsSettings(enabled=["weather"], weather=WeatherSettings(geocoding_url=down, forecast_url=down, timeout=2)),
     )
-    _, result = run(agent, "What is the weather in Paris?")
-    assert result.answer.startswith("I couldn't get the weather for Paris: cannot reach the geocoding service")
+    _, result = run(agent, question)
+    assert result.answer.startswith(f"I couldn't get the weather for {place}: cannot reach the geocoding service")
     assert "11.11" not in result.answer and result.answer_replaced == "tool failed"
     assert result.steps[0].error is True
-
-
-def test_a_failed_weather_request_names_the_place_not_the_question():
-    down = f"http://127.0.0.1:{free_port()}"
-    agent = _agent(
-        ["Action: weather\nAction Input: 大阪の天気は？", "Final Answer: 晴れです。"],
-        ToolsSettings(enabled=["weather"], weather=WeatherSettings(geocoding_url=down, forecast_url=down, timeout=2)),
-    )
-    _, result = run(agent, "大阪の天気は？")
-    assert result.answer.startswith("I couldn't get the weather for 大阪: cannot reach the geocoding service")
 
 
 def test_contradicting_calculator_answer_is_replaced_by_the_result():
