@@ -46,6 +46,7 @@ def test_openai_variables_and_redaction(monkeypatch):
         ("params: {temperature: 9}\n", "temperature"),
         ("model: local\n\tbad: tab\n", "line 2"),
         ("- a list\n", "must hold a mapping"),
+        ("decode_threads: 0\n", "line 1 (decode_threads): decode_threads must be auto or a thread count"),
     ],
 )
 def test_bad_config_file_is_one_clear_line(tmp_path, text, message):

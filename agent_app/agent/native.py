@@ -8,6 +8,7 @@ without tools, for its best answer from the conversation so far.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -132,15 +133,11 @@ class NativeAgent(EventAgent):
 
 def _call_key(call: Any) -> str:
     """What makes two tool calls the same request: the tool and its arguments."""
-    import json
-
     return json.dumps([call["name"], call["args"]], sort_keys=True, ensure_ascii=False)
 
 
 def _input_text(args: Any) -> str:
     """A tool call's arguments as the one-line input shown in steps."""
-    import json
-
     if isinstance(args, dict) and len(args) == 1:
         return str(next(iter(args.values())))
     return json.dumps(args, ensure_ascii=False)

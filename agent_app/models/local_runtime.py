@@ -348,15 +348,16 @@ class LocalRuntime:
                     emit(text)
 
         decode_threads = self.decode_threads
-        decoding = threading.Event()
 
         class _Cancelled(StoppingCriteria):
+            started = False
+
             def __call__(self, input_ids, scores, **kwargs) -> bool:
                 # Called after each new token, so the first call ends the prompt's forward pass.
-                if decoding.is_set():
+                if self.started:
                     decode_threads.step()
                 else:
-                    decoding.set()
+                    self.started = True
                     decode_threads.start()
                 return stop_event.is_set()
 

@@ -7,7 +7,7 @@ In the configuration these are top-level keys (`model:`, `base_url:`, `params:`,
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -50,7 +50,7 @@ class ModelSettings(BaseModel):
     # at 19.4 tokens/s against 14.0 on 1; with another program on it, 2 collapse to 4.2 while 1
     # keeps 15.0. "auto" times both on an answer's first tokens (models.decode_threads): 17.9
     # tokens/s idle, 15.5 busy.
-    decode_threads: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] | None = Field(
+    decode_threads: int | Literal["auto"] | None = Field(
         "auto",
         description="torch threads while the local model writes: auto (timed, 1 or all), a count, "
         "or None (same as threads)",
@@ -61,6 +61,14 @@ class ModelSettings(BaseModel):
         "(bench/bench_int8.py); bf16 halves memory, no faster on CPU",
     )
     context_window: int | None = Field(None, ge=256, description="prompt+answer token limit (default: the model's own)")
+
+    @field_validator("decode_threads", mode="before")
+    @classmethod
+    def _auto_or_a_count(cls, value: Any) -> Any:
+        # One message for both kinds, instead of pydantic's per-member errors of the union.
+        if value is None or value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return value
+        raise ValueError(f"decode_threads must be auto or a thread count of 1 or more, not {value!r}")
 
     @field_validator("openai_api_key", mode="before")
     @classmethod
