@@ -5,7 +5,7 @@ a usable input and answer correctly, on the default local model?
                                           [--free-inputs] [--copy-boost 2] [--no-similarity]
                                           [--history] [--down] [--split tune|check]
                                           [--limit N] [--json results.json] [--mcp]
-                                          [--no-prefix-cache] [--no-draft]
+                                          [--no-prefix-cache] [--no-draft] [--dtype q4]
 
 Questions, expected tools, answer checks and the fixed weather/search data are in
 bench/agent_questions.yaml; weather and search are served by local stand-in servers
@@ -144,6 +144,7 @@ def main() -> None:
         "--unconstrained", action="store_true", help="free text steps (no scoring on local, no grammar on llamacpp)"
     )
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--dtype", default=None, help="weights of the local model (default: the app's)")
     parser.add_argument(
         "--no-prefix-cache", action="store_true", help="local model: compute every prompt whole (the old way)"
     )
@@ -184,7 +185,8 @@ def main() -> None:
     if args.unconstrained:
         settings.constrained = False
     model = build_chat_model(
-        parse_model_spec(args.model), load_settings(environ={}, overrides={"threads": args.threads})
+        parse_model_spec(args.model),
+        load_settings(environ={}, overrides={"threads": args.threads, "dtype": args.dtype}),
     )
     if args.no_prefix_cache:
         model.runtime.reuse_prefix = False

@@ -5,7 +5,8 @@ Same prompt, model, thread count, greedy decoding, 128 new tokens:
   2. our `LocalChatModel.stream()` (tokens/s and time to first token) and its ratio to 1;
   3. LangChain's stock `HuggingFacePipeline.stream()` (a new thread per call), for context;
   4. the same GGUF served by llama.cpp (xllamacpp) through our OpenAI wrapper, as an outside reference;
-  5. `--dtype int8` (agent_app/models/quantize.py) and `--model llamacpp` (llama.cpp inside the process);
+  5. `--dtype int8` (agent_app/models/quantize.py), `--dtype q4` (the GGUF's 4-bit weights on ONNX
+     Runtime: agent_app/models/onnx_q4.py) and `--model llamacpp` (llama.cpp inside the process);
   6. our fp32 and int8 paths without agent_app/models/cpu_speed.py (MKL's linear layers, glibc's
      default malloc), the comparison for that module;
   7. the wall time of `python main.py --help`.
@@ -75,7 +76,7 @@ def child(path: str, threads: int, repeats: int) -> dict:
         from agent_app.models import cpu_speed
 
         cpu_speed.ENABLED = False
-    dtype = "int8" if path.startswith("ours-int8") else "float32"
+    dtype = next((d for d in ("int8", "q4") if path.startswith(f"ours-{d}")), "float32")
     chat = build_chat_model(parse_model_spec("local"), load_settings(overrides={"threads": threads, "dtype": dtype}))
     runtime = chat.runtime
     prompt = chat.render(messages)
@@ -166,6 +167,7 @@ def main() -> None:
         ("stock", "stock HuggingFacePipeline.stream()"),
     ]
     paths.append(("ours-int8", "LocalChatModel.stream(), --dtype int8"))
+    paths.append(("ours-q4", "LocalChatModel.stream(), --dtype q4"))
     paths.append(("ours-plain", "LocalChatModel.stream(), without cpu_speed"))
     paths.append(("ours-int8-plain", "--dtype int8, without cpu_speed"))
     if not args.no_server:
@@ -189,7 +191,7 @@ def main() -> None:
         print(f"{label:46} {r['tokens_per_s']:9.1f} {ttft} {r['tokens_per_s'] / raw:6.2f}x {long}")
     if "server" in results:
         ref = results["server"]["tokens_per_s"]
-        for key in ("ours", "ours-int8", "llamacpp"):
+        for key in ("ours", "ours-int8", "ours-q4", "llamacpp"):
             print(f"{key} decode vs llama.cpp server: {results[key]['tokens_per_s'] / ref:.2f}x (issue target >= 0.6)")
 
     helps = []

@@ -9,7 +9,8 @@ text (README.md) and a fixed Japanese text (the first seed article), and greedy 
 the 40 first prompts of bench/en_prompts.yaml and bench/ja_prompts.yaml (first token equal;
 mean common prefix of 32 tokens).
 
-Variants: fp32 (reference); int8 (what `--dtype int8` does: agent_app/models/quantize.py);
+Variants: fp32 (reference); int8 (what `--dtype int8` does: agent_app/models/quantize.py); q4
+(`--dtype q4`: the GGUF's Q4_1 weights on ONNX Runtime, agent_app/models/onnx_q4.py);
 int8-tensor (the same layers with one weight scale per matrix, as int8 did before); int8-all
 (every linear layer, the textbook call, for comparison). With torchao installed,
 ao-w8 (Int8WeightOnlyConfig) and ao-da8w8 (Int8DynamicActivationInt8WeightConfig) too.
@@ -41,6 +42,11 @@ def load(variant: str):
 
     cpu_speed.keep_freed_memory()
 
+    if variant == "q4":  # the GGUF's own 4-bit weights on ONNX Runtime, as `--dtype q4` loads them
+        from agent_app.models import onnx_q4
+
+        folder = onnx_q4.ensure_onnx(bundled_gguf_path())
+        return AutoTokenizer.from_pretrained(folder), onnx_q4.load_model(folder, torch.get_num_threads())
     folder = ensure_converted(bundled_gguf_path())
     tok = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
@@ -66,6 +72,8 @@ def speed(variant: str, threads: int) -> dict:
 
     torch.set_num_threads(threads)
     tok, model = load(variant)
+    if variant == "q4":
+        torch.set_num_threads(1)  # as the app writes on q4: idle torch threads spin against ONNX Runtime's
     chat = [
         {"role": "user", "content": "Write a long story about a brave knight and a dragon near a mountain village."}
     ]
@@ -98,8 +106,9 @@ def quality(variants: list[str]) -> dict:
 
     def perplexity(tok, model, text: str) -> float:
         ids = tok(text, return_tensors="pt")["input_ids"][:, :1024]
-        with torch.inference_mode():
-            return math.exp(model(ids, labels=ids).loss.item())
+        with torch.inference_mode():  # from the logits: q4's forward pass takes no labels
+            logits = model(input_ids=ids).logits[0, :-1].float()
+            return math.exp(torch.nn.functional.cross_entropy(logits, ids[0, 1:]).item())
 
     def answers(tok, model) -> list[list[int]]:
         out = []
@@ -136,7 +145,7 @@ def quality(variants: list[str]) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--variants", default="int8,int8-tensor,int8-all")
+    ap.add_argument("--variants", default="int8,q4,int8-tensor,int8-all")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:

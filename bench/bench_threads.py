@@ -1,6 +1,6 @@
 """Torch threads for the local model: 1 against 2, with the other core idle and busy.
 
-    .venv/bin/python bench/bench_threads.py [--busy-procs 1]
+    .venv/bin/python bench/bench_threads.py [--busy-procs 1] [--dtype q4]
 
 Each cell is a fresh process running the app's own LocalRuntime (fp32, greedy): the first
 token of a 1,645-token prompt (reading the prompt: what a RAG or agent turn waits for) and the
@@ -8,7 +8,9 @@ decode rate of a 128-token answer. "busy" starts `--busy-procs` processes spinni
 loop for the whole measurement: a second program on a 2-core machine. The rows are
 `threads/decode_threads` (ModelSettings): 2/2 and 1/1 are the plain choices; 2/1 reads the
 prompt on 2 threads and writes on 1; 2/auto (the default) times the first tokens on 2 and on 1
-and writes on the faster (agent_app/models/decode_threads.py).
+and writes on the faster (agent_app/models/decode_threads.py). With `--dtype q4` the threads are
+ONNX Runtime's (agent_app/models/onnx_q4.py) and the rows are 2 and 1 (torch's own stay on 1
+while it writes).
 """
 
 from __future__ import annotations
@@ -32,12 +34,12 @@ def spin() -> None:
         x = (x * 1103515245 + 12345) % 2**31
 
 
-def child(threads: int, decode_threads: int | str) -> dict:
+def child(threads: int, decode_threads: int | str, dtype: str) -> dict:
     sys.path.insert(0, str(ROOT))
     from agent_app.models.local_runtime import get_runtime
     from agent_app.models.params import GenerationParams
 
-    runtime = get_runtime("bundled", threads=threads, decode_threads=decode_threads)
+    runtime = get_runtime("bundled", dtype=dtype, threads=threads, decode_threads=decode_threads)
     story = runtime.render_chat([{"role": "user", "content": "Write a long story about a knight and a dragon."}])
     long = "The history of the village is long and full of stories. " * 137
     greedy = GenerationParams(temperature=0, max_tokens=128)
@@ -59,20 +61,22 @@ def child(threads: int, decode_threads: int | str) -> dict:
     return {"decode": max(rates), "first_token": prompt_s, "prompt_tokens": runtime.count_tokens(long)}
 
 
-def cell(threads: int, decode_threads: int | str) -> dict:
-    return measure_in_fresh_process(__file__, "--child", f"{threads}/{decode_threads}")
+def cell(threads: int, decode_threads: int | str, dtype: str) -> dict:
+    return measure_in_fresh_process(__file__, "--child", f"{threads}/{decode_threads}/{dtype}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--busy-procs", type=int, default=1)
+    ap.add_argument("--dtype", default="float32", help="weights of the local model (float32, int8, q4)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        threads, decode = args.child.split("/")
-        print_result(child(int(threads), decode if decode == "auto" else int(decode)))
+        threads, decode, dtype = args.child.split("/")
+        print_result(child(int(threads), decode if decode == "auto" else int(decode), dtype))
         return
-    print(f"{os.cpu_count()} cores; busy = {args.busy_procs} spinning process(es); each cell a fresh process\n")
+    configs = CONFIGS if args.dtype != "q4" else [(2, 2), (1, 1)]
+    print(f"{args.dtype}; {os.cpu_count()} cores; busy = {args.busy_procs} spinning process(es); fresh processes\n")
     rows = {}
     for load in ("idle", "busy"):
         spinners = [
@@ -81,8 +85,8 @@ def main() -> None:
         for p in spinners:
             p.start()
         try:
-            for config in CONFIGS:
-                rows[(load, config)] = cell(*config)
+            for config in configs:
+                rows[(load, config)] = cell(*config, args.dtype)
         finally:
             for p in spinners:
                 p.terminate()

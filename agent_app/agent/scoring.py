@@ -45,7 +45,8 @@ def _score_here(runtime: LocalRuntime, prompt: str, candidates: list[str]) -> li
             if len(ids) > 1:
                 rest[i] = ids
         if rest:
-            for i, total in _score_side_by_side(model, cache, len(prompt_ids), rest).items():
+            side_by_side = _score_side_by_side if runtime.custom_masks else _score_in_turn
+            for i, total in side_by_side(model, cache, len(prompt_ids), rest).items():
                 scores[i] += total
     return scores
 
@@ -89,6 +90,20 @@ def _score_side_by_side(model: Any, cache: Any, start: int, rest: dict[int, list
     return totals
 
 
+def _score_in_turn(model: Any, cache: Any, start: int, rest: dict[int, list[int]]) -> dict[int, float]:
+    """As `_score_side_by_side`, one candidate per forward pass, for an engine without custom
+    attention masks (`--dtype q4`, whose passes cost a tenth of fp32's)."""
+    import torch
+
+    totals: dict[int, float] = {}
+    for i, ids in rest.items():
+        logits = model(input_ids=torch.tensor([ids[:-1]]), past_key_values=cache, use_cache=True).logits[0]
+        cache.crop(-(len(ids) - 1))
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        totals[i] = float(sum(logp[j, tok] for j, tok in enumerate(ids[1:])))
+    return totals
+
+
 def _score_alone(model: Any, ids: list[int], start: int) -> float:
     """Score tokens `ids[start:]` from scratch (rare: only when tokenisation crosses the boundary)."""
     import torch
@@ -122,15 +137,15 @@ def stream_from(
       answer, where the model otherwise invents numbers): their tokens get `boost_value` added
       to their logits, and the token that continues a copied span ("39" -> "1") gets it again.
     - `draft_tokens`: guess up to this many tokens ahead from the prompt and check them all in
-      one forward pass (`_draft`; default DRAFT_TOKENS, none on int8); the text is the same as
+      one forward pass (`_draft`; default DRAFT_TOKENS, none on int8 and q4); the text is the same as
       without guessing (0).
     A repeated 3-gram is never written: greedy decoding of a small model loops otherwise.
     """
     guesses = draft_tokens
     if guesses is None:
-        # int8 quantises a pass's activations with one scale for all its tokens, so a pass over
-        # guesses can change the text; fp32 and the other dtypes give each token its own logits.
-        guesses = 0 if runtime.dtype == "int8" else DRAFT_TOKENS
+        # A pass over guesses can change the text where a token's logits depend on the others
+        # in its pass (int8, q4); fp32 and the other dtypes give each token its own logits.
+        guesses = DRAFT_TOKENS if runtime.exact_batches else 0
     yield from torch_thread.stream(
         _generate_here, runtime, prompt, max_tokens, allowed, list(copy_from), boost_value, guesses
     )

@@ -168,7 +168,7 @@ class LocalRuntime:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
 
-        from agent_app.models.hf import quiet_transformers
+        from agent_app.models.hf import quiet_logger, quiet_transformers
 
         quiet_transformers()
         from agent_app.models import cpu_speed
@@ -178,19 +178,36 @@ class LocalRuntime:
         if threads:
             torch.set_num_threads(threads)
         self.threads = torch.get_num_threads()
-        if isinstance(decode_threads, str):  # "auto"
-            counts: tuple[int, ...] = (self.threads, 1)
+        if dtype == "q4":  # ONNX Runtime's threads are fixed when its session is made
+            counts: tuple[int, ...] = (1,)
+        elif isinstance(decode_threads, str):  # "auto"
+            counts = (self.threads, 1)
         else:
             counts = (min(decode_threads or self.threads, self.threads),)
         self.decode_threads = DecodeThreads(counts, torch.set_num_threads)
         """Threads once the prompt is read: the prompt is read on `threads`, the answer written
         on the count this chooses (models.decode_threads)."""
-        location = str(ensure_converted(bundled_gguf_path(), progress)) if source == "bundled" else source
+        if dtype == "q4":
+            from agent_app.models import onnx_q4
+
+            if source != "bundled":
+                raise ModelError(
+                    "--dtype q4 runs the bundled model's GGUF only",
+                    hint="for another GGUF file use --model llamacpp/PATH.gguf; for this model another --dtype",
+                )
+            location = str(onnx_q4.ensure_onnx(bundled_gguf_path(), progress))
+        elif source == "bundled":
+            location = str(ensure_converted(bundled_gguf_path(), progress))
+        else:
+            location = source
         say(f"Loading {self.name}")
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(location)
-            weights = torch.float32 if dtype == "int8" else getattr(torch, dtype)
-            model = AutoModelForCausalLM.from_pretrained(location, dtype=weights)
+            if dtype == "q4":
+                model = onnx_q4.load_model(Path(location), self.threads)
+            else:
+                weights = torch.float32 if dtype == "int8" else getattr(torch, dtype)
+                model = AutoModelForCausalLM.from_pretrained(location, dtype=weights)
         except OSError as exc:
             raise ModelNotFoundError(
                 f"cannot load local model {source!r}: {str(exc).splitlines()[0]}",
@@ -201,12 +218,14 @@ class LocalRuntime:
             from agent_app.models.quantize import quantize_int8
 
             model = torch_thread.run(quantize_int8, model)  # torch work stays on the torch thread
-        if cpu_speed.ENABLED:
+        if cpu_speed.ENABLED and dtype != "q4":
             torch_thread.run(cpu_speed.use_onednn_linears, model)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        # The LangChain-facing object: a plain transformers pipeline (new text only).
-        self.pipeline = pipeline("text-generation", model=model, tokenizer=self.tokenizer, return_full_text=False)
+        # The LangChain-facing object: a plain transformers pipeline (new text only). Its check of
+        # the model's class name would log an error for q4's wrapper, which generates the same way.
+        with quiet_logger("transformers.pipelines.base"):
+            self.pipeline = pipeline("text-generation", model=model, tokenizer=self.tokenizer, return_full_text=False)
         self.model = model
         self.context_window = int(getattr(model.config, "max_position_embeddings", 2048) or 2048)
         self.last_result: GenerationResult | None = None
@@ -217,6 +236,19 @@ class LocalRuntime:
         self._cache_ids: list[int] = []
         self.reused_tokens = 0
         """Prompt tokens the last prefill took from the cache instead of computing."""
+
+    @property
+    def exact_batches(self) -> bool:
+        """Whether a token's logits are the same computed alone or with others in one pass
+        (agent.scoring guesses tokens ahead only then): int8 shares one activation scale per
+        pass, q4's attention over several new tokens rounds differently."""
+        return self.dtype not in ("int8", "q4")
+
+    @property
+    def custom_masks(self) -> bool:
+        """Whether a forward pass takes a 4D attention mask and free positions (q4 runs one
+        causal sequence: agent.scoring then scores its candidates one by one)."""
+        return self.dtype != "q4"
 
     # -- tokens ---------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
@@ -385,7 +417,7 @@ class LocalRuntime:
         torch.set_num_threads(self.threads)
         try:
             with torch.inference_mode():
-                output: Any = self.model.generate(  # type: ignore[misc]
+                output: Any = self.model.generate(
                     **inputs,
                     **kwargs,
                     return_dict_in_generate=True,

@@ -55,7 +55,7 @@ class ModelSettings(BaseModel):
         description="torch threads while the local model writes: auto (timed, 1 or all), a count, "
         "or None (same as threads)",
     )
-    dtype: Literal["float32", "bfloat16", "float16", "int8"] = Field(
+    dtype: Literal["float32", "bfloat16", "float16", "int8", "q4"] = Field(
         "float32",
         description="weights of the local model: int8 decodes ~1.8x faster for ~15% higher perplexity "
         "(bench/bench_int8.py); bf16 halves memory, no faster on CPU",

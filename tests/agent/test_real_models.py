@@ -106,14 +106,16 @@ def test_guessed_tokens_give_the_same_text_in_fewer_forward_passes(local_chat_mo
             assert "21 °C" in plain and len(passes) * 2 < one_by_one  # the copy came in big steps
 
 
-@pytest.mark.parametrize(("dtype", "guesses"), [("float32", True), ("int8", False)])
-def test_no_guessing_on_int8(dtype: str, guesses: bool, monkeypatch) -> None:
-    """int8 shares one activation scale per pass, so a pass over guesses could change the text."""
-    from types import SimpleNamespace
-
+@pytest.mark.parametrize(("dtype", "guesses"), [("float32", True), ("int8", False), ("q4", False)])
+def test_no_guessing_on_int8_or_q4(dtype: str, guesses: bool, monkeypatch) -> None:
+    """int8 shares one activation scale per pass and q4's attention over several new tokens
+    rounds differently, so a pass over guesses could change the text."""
     from agent_app.agent import scoring
+    from agent_app.models.local_runtime import LocalRuntime
 
+    runtime = LocalRuntime.__new__(LocalRuntime)  # nothing loaded: only its dtype is read
+    runtime.dtype = dtype
     seen = []
     monkeypatch.setattr(scoring.torch_thread, "stream", lambda fn, *args: seen.append(args[-1]) or iter(()))
-    list(scoring.stream_from(SimpleNamespace(dtype=dtype), "prompt", max_tokens=4))  # type: ignore[arg-type]
+    list(scoring.stream_from(runtime, "prompt", max_tokens=4))
     assert seen == [scoring.DRAFT_TOKENS if guesses else 0]
