@@ -51,9 +51,18 @@ def _settings(**overrides):
 
 @pytest.fixture(scope="session")
 def local_chat_model():
+    """The default local model: the bundled GGUF's 4-bit weights on ONNX Runtime (`dtype: auto`)."""
     from agent_app.models.factory import build_chat_model, parse_model_spec
 
     return build_chat_model(parse_model_spec("local"), _settings(threads=2))
+
+
+@pytest.fixture(scope="session")
+def fp32_chat_model():
+    """The bundled model on torch with fp32 weights (`--dtype float32`): the torch path's own tests."""
+    from agent_app.models.factory import build_chat_model, parse_model_spec
+
+    return build_chat_model(parse_model_spec("local"), _settings(threads=2, dtype="float32"))
 
 
 @pytest.fixture(scope="session")

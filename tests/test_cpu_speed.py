@@ -34,10 +34,10 @@ def test_linear_layers_move_to_onednn_with_the_same_parameters_and_results():
 
 
 @needs_onednn
-def test_the_local_model_runs_on_onednn_and_agrees_with_plain_linear(local_chat_model, monkeypatch):
+def test_the_local_model_runs_on_onednn_and_agrees_with_plain_linear(fp32_chat_model, monkeypatch):
     from agent_app.torch_thread import run
 
-    runtime = local_chat_model.runtime
+    runtime = fp32_chat_model.runtime
     model = runtime.model
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     assert linears and all(type(m) is cpu_speed.OneDnnLinear for m in linears)

@@ -84,13 +84,13 @@ def test_cancelling_a_stream_frees_the_model(local_chat_model):
     assert runtime.last_result.output_tokens < 100  # stopped, not run on to 400 tokens
 
 
-def test_model_folder_and_offline_hub_id(local_chat_model):
+def test_model_folder_and_offline_hub_id(local_chat_model, fp32_chat_model):
     from agent_app.config import load_settings
     from agent_app.errors import ModelNotFoundError
     from agent_app.models.factory import build_chat_model, parse_model_spec
     from agent_app.models.local_runtime import bundled_gguf_path, converted_model_dir
 
-    folder = converted_model_dir(bundled_gguf_path())  # a plain transformers folder
+    folder = converted_model_dir(bundled_gguf_path())  # a plain transformers folder (fp32's)
     model = build_chat_model(parse_model_spec(f"local/{folder}"), load_settings(overrides={"threads": 1}))
     assert model.runtime is not local_chat_model.runtime and model.model_name == str(folder)
     assert model.invoke("Hi", temperature=0, max_tokens=3).usage_metadata["output_tokens"] <= 3
@@ -123,7 +123,7 @@ def test_all_torch_work_runs_on_the_one_torch_thread(local_chat_model):
     assert seen and all(name.startswith("torch-worker") for name in seen), seen
 
 
-def test_int8_quantises_all_but_the_outlier_layers_and_keeps_quality(local_chat_model):
+def test_int8_quantises_all_but_the_outlier_layers_and_keeps_quality(fp32_chat_model):
     import math
 
     import torch
@@ -147,12 +147,12 @@ def test_int8_quantises_all_but_the_outlier_layers_and_keeps_quality(local_chat_
         with torch.inference_mode():
             return math.exp(runtime.model(ids, labels=ids).loss.item())
 
-    fp32, quantised = run(perplexity, local_chat_model.runtime), run(perplexity, int8)
+    fp32, quantised = run(perplexity, fp32_chat_model.runtime), run(perplexity, int8)
     # bench/bench_int8.py: +18% on English; every layer in int8 (down_proj too) gave +240%.
     assert quantised < fp32 * 1.5, (fp32, quantised)
 
 
-def test_the_prompt_is_read_on_all_threads_and_the_answer_written_on_the_timed_count(local_chat_model, monkeypatch):
+def test_the_prompt_is_read_on_all_threads_and_the_answer_written_on_the_timed_count(fp32_chat_model, monkeypatch):
     """ModelSettings.decode_threads "auto" (models.decode_threads, bench/bench_threads.py): the
     first tokens are timed on 2 threads and on 1, the faster count writes the rest."""
     import torch
@@ -161,7 +161,7 @@ def test_the_prompt_is_read_on_all_threads_and_the_answer_written_on_the_timed_c
     from agent_app.models.params import GenerationParams
     from agent_app.torch_thread import run
 
-    runtime = local_chat_model.runtime
+    runtime = fp32_chat_model.runtime
     assert runtime.threads == 2 and runtime.decode_threads.counts == (2, 1)
     monkeypatch.setattr(runtime, "decode_threads", DecodeThreads((2, 1), torch.set_num_threads))  # undecided
     seen: list[int] = []

@@ -70,11 +70,11 @@ def test_a_q4_product_gives_exactly_the_ggufs_weights():
 
 
 @pytest.mark.real_model
-def test_the_q4_model_agrees_with_fp32(q4_chat_model, local_chat_model):
-    tokenizer = local_chat_model.runtime.tokenizer
+def test_the_q4_model_agrees_with_fp32(q4_chat_model, fp32_chat_model):
+    tokenizer = fp32_chat_model.runtime.tokenizer
     ids = tokenizer(TEXT, add_special_tokens=False)["input_ids"]
     q4 = _logits(q4_chat_model.runtime.model, ids)
-    fp32 = _logits(local_chat_model.runtime.model, ids)
+    fp32 = _logits(fp32_chat_model.runtime.model, ids)
     assert q4.shape == fp32.shape  # no logits_to_keep: every position, as a torch model
 
     def perplexity(logits):
@@ -87,13 +87,13 @@ def test_the_q4_model_agrees_with_fp32(q4_chat_model, local_chat_model):
 
 
 @pytest.mark.real_model
-def test_q4_starts_the_greedy_answer_as_fp32_does(q4_chat_model, local_chat_model):
+def test_q4_starts_the_greedy_answer_as_fp32_does(q4_chat_model, fp32_chat_model):
     greedy = GenerationParams(temperature=0, max_tokens=12)
-    prompt = local_chat_model.runtime.render_chat([{"role": "user", "content": "Name three colours of the rainbow."}])
+    prompt = fp32_chat_model.runtime.render_chat([{"role": "user", "content": "Name three colours of the rainbow."}])
     q4 = q4_chat_model.runtime.generate(prompt, greedy)
     assert q4.output_tokens == 12 and q4.finish_reason == "length"
     # Not the whole text: a near-tie between two tokens can go either way (measured: 4% of positions).
-    assert q4.text.split()[:4] == local_chat_model.runtime.generate(prompt, greedy).text.split()[:4]
+    assert q4.text.split()[:4] == fp32_chat_model.runtime.generate(prompt, greedy).text.split()[:4]
 
 
 @pytest.mark.real_model
@@ -118,12 +118,12 @@ def test_a_forced_tool_call_on_q4_is_valid(q4_chat_model):
 
 
 @pytest.mark.real_model
-def test_candidates_scored_in_turn_equal_side_by_side(local_chat_model, q4_chat_model):
+def test_candidates_scored_in_turn_equal_side_by_side(fp32_chat_model, q4_chat_model):
     """q4 has no custom attention masks, so its candidates are scored one pass each: on fp32,
     where both ways run, they agree; on q4 the likeliest candidate is fp32's."""
     from agent_app.agent import scoring
 
-    runtime = local_chat_model.runtime
+    runtime = fp32_chat_model.runtime
     prompt = runtime.render_chat([{"role": "user", "content": "What is 12% of 250?"}]) + "Action:"
     ids = runtime.tokenizer(prompt, add_special_tokens=False)["input_ids"]
     rest = {
@@ -148,7 +148,7 @@ def test_candidates_scored_in_turn_equal_side_by_side(local_chat_model, q4_chat_
 
 
 @pytest.mark.real_model
-def test_the_q4_cache_is_one_folder_under_half_the_fp32_copy(q4_chat_model, local_chat_model):
+def test_the_q4_cache_is_one_folder_under_half_the_fp32_copy(q4_chat_model, fp32_chat_model):
     gguf = bundled_gguf_path()
     folder = onnx_q4.onnx_model_dir(gguf)
 
@@ -193,3 +193,18 @@ def test_a_gguf_of_another_format_is_refused_naming_the_tensor(tmp_path):
     writer.close()
     with pytest.raises(ModelError, match=r"reads Q8_0 weights, but token_embd\.weight is F32"):
         onnx_q4.build_graph(path)
+
+
+@pytest.mark.real_model
+def test_torch_stays_on_one_thread_while_q4_writes(q4_chat_model):
+    """ONNX Runtime has its own threads; torch's idle ones would spin against them (40% slower,
+    bench/bench_generation.py before this), so torch writes on 1 and is back on all after."""
+    runtime = q4_chat_model.runtime
+    seen: list[int] = []
+    prompt = runtime.render_chat([{"role": "user", "content": "Count from one to ten."}])
+    runtime.generate(
+        prompt, GenerationParams(temperature=0, max_tokens=8), on_text=lambda _t: seen.append(torch.get_num_threads())
+    )
+    assert len(seen) >= 3 and set(seen[1:]) == {1}  # the first token may come from the prompt's pass
+    assert run(torch.get_num_threads) == runtime.threads == 2
+    assert runtime.model.session.get_session_options().intra_op_num_threads == 2

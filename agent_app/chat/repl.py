@@ -107,7 +107,7 @@ class ChatUI:
         """The one-time conversion of the bundled model, in the foreground (so nothing draws over
         the prompt), with its stage and the seconds against the measured estimate; then, once,
         what the bundled model is for and how to use a bigger one."""
-        from agent_app.models.local_runtime import CONVERSION_SECONDS
+        from agent_app.models.local_runtime import conversion_seconds
 
         models = self.session.models
         self.info("First run: preparing the bundled model once; later starts take a few seconds.")
@@ -115,7 +115,7 @@ class ChatUI:
         if self.interactive:
             from rich.live import Live
 
-            waiting = Waiting("the bundled model", estimate=CONVERSION_SECONDS)
+            waiting = Waiting("the bundled model", estimate=conversion_seconds(models.settings.dtype))
             with Live(waiting, console=self.console, refresh_per_second=8, transient=True):
                 while not models.wait(0.125):
                     waiting.set_detail(models.status)

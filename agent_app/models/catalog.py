@@ -1,6 +1,6 @@
 """What `--model` can be set to on this machine: `python main.py models` and `/model` list it.
 
-- the bundled SmolLM2-135M, on transformers (`local`) and on llama.cpp (`llamacpp`);
+- the bundled SmolLM2-135M, on ONNX Runtime or torch (`local`, by `dtype`) and on llama.cpp (`llamacpp`);
 - models already converted for transformers (the cache), by their folder;
 - GGUF files in the models folder (`models_dir`, default DATA/models), for `llamacpp/PATH`;
 - Ollama's pulled models, when Ollama answers (a short probe: a stopped Ollama costs little);
@@ -39,7 +39,7 @@ def models_dir(settings: ModelSettings) -> Path:
 def available_models(settings: ModelSettings) -> list[ModelChoice]:
     """Every model choice found, bundled first."""
     choices = [
-        ModelChoice("local", "bundled", "SmolLM2-135M-Instruct on transformers (the default)"),
+        ModelChoice("local", "bundled", "SmolLM2-135M-Instruct, its 4-bit weights on ONNX Runtime (the default)"),
         ModelChoice("llamacpp", "bundled", "the same model on llama.cpp: several times faster"),
     ]
     choices += _converted()

@@ -101,10 +101,10 @@ class ModelHandle:
         """True on the very first use of the bundled model, before its one-time conversion."""
         if self.spec.provider != "local" or self.spec.name.lower() not in BUNDLED_ALIASES:
             return False
-        from agent_app.models.local_runtime import bundled_gguf_path, converted_model_dir
+        from agent_app.models.local_runtime import bundled_cache_ready
 
         try:
-            return not (converted_model_dir(bundled_gguf_path()) / "config.json").is_file()
+            return not bundled_cache_ready(self.settings.dtype)
         except AppError:  # the package is missing: reported when the model loads
             return False
 

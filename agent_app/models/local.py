@@ -250,8 +250,10 @@ class LocalChatModel(BaseChatModel):
             from agent_app.models.settings import ModelSettings
 
             source = str(data.get("model") or "bundled").removeprefix("local/")
-            defaults = ModelSettings()  # the app's thread choice, so its runtime is shared
-            runtime = get_runtime(source, threads=defaults.threads, decode_threads=defaults.decode_threads)
+            defaults = ModelSettings()  # the app's dtype and threads, so its runtime is shared
+            runtime = get_runtime(
+                source, dtype=defaults.dtype, threads=defaults.threads, decode_threads=defaults.decode_threads
+            )
             data["llm"] = LocalCompletionModel(runtime, params=params)
         return data
 

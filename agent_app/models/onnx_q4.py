@@ -37,6 +37,8 @@ from agent_app.errors import ModelError
 Progress = Callable[[str], None]
 
 GRAPH_FILE = "model.onnx"
+# The one-time conversion, start to loaded, on an idle 2-core AVX2 machine (see `ensure_onnx`):
+CONVERSION_SECONDS = 20
 BLOCK = 32  # weights per GGUF Q4_x / Q8_0 block
 _Q4_1_BYTES = 20  # fp16 d, fp16 m, 16 bytes of nibbles
 _Q8_0_BYTES = 34  # fp16 d, 32 int8
@@ -61,12 +63,13 @@ def ensure_onnx(gguf: Path, progress: Progress | None = None) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir(parents=True)
-        say("converting 1/2: reading the tokenizer")
+        say("converting 1/3: reading the tokenizer")
         AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(str(tmp))
+        say("converting 2/3: reading the configuration")
         config = AutoConfig.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         config.save_pretrained(str(tmp))
         GenerationConfig.from_model_config(config).save_pretrained(str(tmp))
-        say("converting 2/2: writing the 4-bit graph")
+        say("converting 3/3: writing the 4-bit graph")
         _save(build_graph(gguf), tmp / GRAPH_FILE)
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
