@@ -267,6 +267,14 @@ class LocalRuntime:
         causal sequence: agent.scoring then scores its candidates one by one)."""
         return self.dtype != "q4"
 
+    @property
+    def min_computed_tokens(self) -> int:
+        """Prompt tokens a reused cache still leaves to compute. On q4, ONNX Runtime's attention
+        over one new token rounds differently from its pass over several (up to about 1 in the
+        logits, measured; a pass over several matches the whole prompt exactly), so a prompt
+        continues with at least 2 tokens and answers as it would from scratch."""
+        return 2 if self.dtype == "q4" else 1
+
     # -- tokens ---------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -289,7 +297,7 @@ class LocalRuntime:
         the last prompt's tokens (callers only ever append after them, and cut back to them)."""
         if not self.reuse_prefix or self._cache is None:
             return None, 0
-        limit = min(len(ids) - 1, len(self._cache_ids))  # at least one token is computed
+        limit = min(len(ids) - self.min_computed_tokens, len(self._cache_ids))
         shared = next((i for i in range(limit) if ids[i] != self._cache_ids[i]), limit)
         if shared < max(MIN_REUSED_TOKENS, MIN_REUSED_SHARE * len(ids)):
             return None, 0
