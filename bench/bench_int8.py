@@ -46,7 +46,7 @@ def load(variant: str):
         from agent_app.models import onnx_q4
 
         folder = onnx_q4.ensure_onnx(bundled_gguf_path())
-        return AutoTokenizer.from_pretrained(folder), onnx_q4.load_model(folder, torch.get_num_threads())
+        return AutoTokenizer.from_pretrained(folder), onnx_q4.load_model(folder, (torch.get_num_threads(),))
     folder = ensure_converted(bundled_gguf_path())
     tok = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()

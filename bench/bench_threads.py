@@ -9,8 +9,8 @@ loop for the whole measurement: a second program on a 2-core machine. The rows a
 `threads/decode_threads` (ModelSettings): 2/2 and 1/1 are the plain choices; 2/1 reads the
 prompt on 2 threads and writes on 1; 2/auto (the default) times the first tokens on 2 and on 1
 and writes on the faster (agent_app/models/decode_threads.py). With `--dtype q4` the threads are
-ONNX Runtime's (agent_app/models/onnx_q4.py) and the rows are 2 and 1 (torch's own stay on 1
-while it writes).
+ONNX Runtime's (agent_app/models/onnx_q4.py; torch's own stay on 1 while it writes), and 2/auto
+reads the prompt on 2 and writes on 1 (onnx_q4.decode_count).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def main() -> None:
         threads, decode, dtype = args.child.split("/")
         print_result(child(int(threads), decode if decode == "auto" else int(decode), dtype))
         return
-    configs = CONFIGS if args.dtype != "q4" else [(2, 2), (1, 1)]
+    configs = CONFIGS if args.dtype != "q4" else [(2, 2), (1, 1), (2, "auto")]
     print(f"{args.dtype}; {os.cpu_count()} cores; busy = {args.busy_procs} spinning process(es); fresh processes\n")
     rows = {}
     for load in ("idle", "busy"):

@@ -210,15 +210,34 @@ def test_a_gguf_of_another_format_is_refused_naming_the_tensor(tmp_path):
 
 
 @pytest.mark.real_model
-def test_torch_stays_on_one_thread_while_q4_writes(q4_chat_model):
-    """ONNX Runtime has its own threads; torch's idle ones would spin against them (40% slower,
-    bench/bench_generation.py before this), so torch writes on 1 and is back on all after."""
+def test_q4_reads_on_all_threads_and_writes_on_the_timed_count_with_torch_on_one(q4_chat_model, monkeypatch):
+    """The prompt's pass runs on 2 ONNX Runtime threads; the answer's first tokens are timed on
+    2 and on 1 (models.decode_threads, as on torch) and the faster writes on. Torch's idle
+    threads would spin against ONNX Runtime's (40% slower, bench/bench_generation.py before
+    this), so torch stays on 1 while q4 writes and is back on all after."""
+    from agent_app.models.decode_threads import DecodeThreads
+
     runtime = q4_chat_model.runtime
-    seen: list[int] = []
-    prompt = runtime.render_chat([{"role": "user", "content": "Count from one to ten."}])
+    model = runtime.model
+    assert {n: s.get_session_options().intra_op_num_threads for n, s in model.sessions.items()} == {2: 2, 1: 1}
+    assert model.session is model.sessions[2]
+    monkeypatch.setattr(runtime, "decode_threads", DecodeThreads((2, 1), model.write_on))  # undecided
+    used: list[int] = []
+    for count, session in model.sessions.items():
+        monkeypatch.setattr(
+            session,
+            "run_with_iobinding",
+            lambda b, n=count, s=session: used.append(n) or type(s).run_with_iobinding(s, b),
+        )
+    torch_threads: list[int] = []
+    prompt = runtime.render_chat([{"role": "user", "content": "Count from one to twenty."}])
     runtime.generate(
-        prompt, GenerationParams(temperature=0, max_tokens=8), on_text=lambda _t: seen.append(torch.get_num_threads())
+        prompt,
+        GenerationParams(temperature=0, max_tokens=16, repetition_penalty=None),
+        on_text=lambda _t: torch_threads.append(torch.get_num_threads()),
     )
-    assert len(seen) >= 3 and set(seen[1:]) == {1}  # the first token may come from the prompt's pass
+    chosen = runtime.decode_threads.chosen
+    assert used[0] == 2 and 1 in used[1:] and 2 in used[1:]  # the prompt, then both timed
+    assert used[-3:] == [chosen] * 3
+    assert len(torch_threads) >= 3 and set(torch_threads[1:]) == {1}  # the first may come from the prompt's pass
     assert run(torch.get_num_threads) == runtime.threads == 2
-    assert runtime.model.session.get_session_options().intra_op_num_threads == 2

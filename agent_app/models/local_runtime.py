@@ -195,15 +195,10 @@ class LocalRuntime:
         if threads:
             torch.set_num_threads(threads)
         self.threads = torch.get_num_threads()
-        if dtype == "q4":  # ONNX Runtime's threads are fixed when its session is made
-            counts: tuple[int, ...] = (1,)
-        elif isinstance(decode_threads, str):  # "auto"
-            counts = (self.threads, 1)
+        if isinstance(decode_threads, str):  # "auto"
+            counts: tuple[int, ...] = (self.threads, 1)
         else:
             counts = (min(decode_threads or self.threads, self.threads),)
-        self.decode_threads = DecodeThreads(counts, torch.set_num_threads)
-        """Threads once the prompt is read: the prompt is read on `threads`, the answer written
-        on the count this chooses (models.decode_threads)."""
         if dtype == "q4":
             from agent_app.models import onnx_q4
 
@@ -221,7 +216,7 @@ class LocalRuntime:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(location)
             if dtype == "q4":
-                model = onnx_q4.load_model(Path(location), self.threads)
+                model = onnx_q4.load_model(Path(location), (self.threads, *counts))
             else:
                 weights = torch.float32 if dtype == "int8" else getattr(torch, dtype)
                 model = AutoModelForCausalLM.from_pretrained(location, dtype=weights)
@@ -231,6 +226,10 @@ class LocalRuntime:
                 hint="give a model folder, or a Hugging Face id while online",
             ) from None
         model.eval()
+        set_threads = model.write_on if dtype == "q4" else torch.set_num_threads
+        self.decode_threads = DecodeThreads(counts, set_threads)
+        """Threads once the prompt is read: the prompt is read on `threads`, the answer written
+        on the count this chooses (models.decode_threads): torch's, or on q4 ONNX Runtime's."""
         if dtype == "int8":
             from agent_app.models.quantize import quantize_int8
 

@@ -295,8 +295,15 @@ def _text(reader: Any, key: str) -> str:
     return bytes(part.parts[part.data[0]]).decode("utf-8")
 
 
-def load_model(folder: Path, threads: int) -> Any:
-    """The graph in `folder` as a transformers causal LM on `threads` ONNX Runtime threads."""
+def load_model(folder: Path, threads: tuple[int, ...]) -> Any:
+    """The graph in `folder` as a transformers causal LM with one ONNX Runtime session per
+    thread count in `threads` (a session fixes its threads): passes over several tokens (a
+    prompt) run on the first, passes over one (writing) on the one `write_on` chose.
+
+    Why two counts: on the 2-core machine 2 threads wrote 80-102 tokens/s and 1 thread 81-83
+    with the other core idle, but with it busy 2 threads fell to 42 while 1 kept 74-75
+    (bench/bench_threads.py --dtype q4), so the runtime times both (models.decode_threads) as
+    it does torch's. The second session costs about 170 MB (its own packed weights)."""
     import numpy as np
     import onnxruntime as ort
     import torch
@@ -304,10 +311,13 @@ def load_model(folder: Path, threads: int) -> Any:
     from transformers.cache_utils import DynamicCache
     from transformers.modeling_outputs import CausalLMOutputWithPast
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(folder / GRAPH_FILE), options, providers=["CPUExecutionProvider"])
+    def session(count: int) -> Any:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = count
+        options.inter_op_num_threads = 1
+        return ort.InferenceSession(str(folder / GRAPH_FILE), options, providers=["CPUExecutionProvider"])
+
+    sessions = {count: session(count) for count in dict.fromkeys(threads)}
     config = AutoConfig.from_pretrained(str(folder))
     names = [f"{i}.{kind}" for i in range(config.num_hidden_layers) for kind in ("key", "value")]
 
@@ -359,9 +369,18 @@ def load_model(folder: Path, threads: int) -> Any:
 
         def __init__(self) -> None:
             super().__init__(config)
-            self.session = session
+            self.sessions = sessions
+            self.session = sessions[threads[0]]
+            self.decode_session = self.session
             self.generation_config = GenerationConfig.from_pretrained(str(folder))
             self.device_marker = torch.nn.Parameter(torch.zeros(0), requires_grad=False)  # `device` reads a parameter
+
+        def write_on(self, count: int) -> None:
+            """Passes over one token run on `count` ONNX Runtime threads from now on; torch,
+            which only samples meanwhile, on 1 (its idle threads would spin against these:
+            40% slower, measured)."""
+            torch.set_num_threads(1)
+            self.decode_session = self.sessions[count]
 
         def forward(
             self,
@@ -385,7 +404,8 @@ def load_model(folder: Path, threads: int) -> Any:
                 raise NotImplementedError("--dtype q4 places the tokens right after the cache")
             total = start + input_ids.shape[1]
             cache.reserve(total)
-            binding = self.session.io_binding()
+            session = self.decode_session if input_ids.shape[1] == 1 else self.session
+            binding = session.io_binding()
             binding.bind_cpu_input("input_ids", input_ids.numpy())
             binding.bind_cpu_input("seqlens_k", np.array([total - 1], np.int32))
             binding.bind_cpu_input("total_len", np.array(total, np.int32))
@@ -394,7 +414,7 @@ def load_model(folder: Path, threads: int) -> Any:
             for name, value in zip(names, cache.ort_values, strict=True):
                 binding.bind_ortvalue_input(f"past.{name}", value)
                 binding.bind_ortvalue_output(f"present.{name}", value)  # written in place
-            self.session.run_with_iobinding(binding)
+            session.run_with_iobinding(binding)
             cache.length = total
             logits = binding.get_outputs()[0].numpy()
             return CausalLMOutputWithPast(logits=torch.from_numpy(logits), past_key_values=cache)
