@@ -100,6 +100,7 @@ def test_models_do_not_import_the_app_above_them():
                         "agent_app.models",
                         "agent_app.errors",
                         "agent_app.paths",
+                        "agent_app.quiet_logs",
                         "agent_app.torch_thread",
                         "agent_app.yamlfile",
                         "agent_app.monitoring.redact",

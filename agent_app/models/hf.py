@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 
 def quiet_transformers() -> None:
     """Silence transformers' advisory logs and its own progress bars ("Loading weights"): the
@@ -14,15 +10,3 @@ def quiet_transformers() -> None:
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-
-
-@contextmanager
-def quiet_logger(name: str) -> Iterator[None]:
-    """Nothing from logger `name` while the block runs (transformers loggers are plain `logging`)."""
-    logger = logging.getLogger(name)
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)

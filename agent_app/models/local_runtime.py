@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import shutil
+import logging
 import threading
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent_app import paths, torch_thread
 from agent_app.errors import ModelError, ModelNotFoundError
+from agent_app.models.conversion import converted_folder
 from agent_app.models.decode_threads import DecodeThreads, DecodeThreadsSetting
 from agent_app.models.params import GenerationParams
 from agent_app.models.text import StopStringFilter
@@ -111,9 +112,7 @@ def ensure_converted(gguf: Path, progress: Progress | None = None) -> Path:
     say = progress or (lambda _msg: None)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tmp = target.with_name(target.name + f".tmp-{threading.get_ident()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with converted_folder(target) as tmp:
         # The stage names are what the first-run display shows; CONVERSION_SECONDS says how long
         # they took together when measured.
         say("converting 1/3: reading the tokenizer")
@@ -124,15 +123,8 @@ def ensure_converted(gguf: Path, progress: Progress | None = None) -> Path:
         # save_pretrained refuses a "gguf-quantized" model; the weights are plain fp32 already.
         model.hf_quantizer.remove_quantization_config(model)  # type: ignore[union-attr,operator]
         say("converting 3/3: writing the cache")
-        tmp.mkdir(parents=True)
         model.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.rename(target)
-    except OSError as exc:
-        raise ModelError(f"cannot write the converted model to {target.parent}: {exc.strerror}") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     say(f"Converted model cached in {target}")
     return target
 
@@ -189,7 +181,8 @@ class LocalRuntime:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
 
-        from agent_app.models.hf import quiet_logger, quiet_transformers
+        from agent_app.models.hf import quiet_transformers
+        from agent_app.quiet_logs import quiet_logger
 
         quiet_transformers()
         from agent_app.models import cpu_speed
@@ -244,7 +237,7 @@ class LocalRuntime:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         # The LangChain-facing object: a plain transformers pipeline (new text only). Its check of
         # the model's class name would log an error for q4's wrapper, which generates the same way.
-        with quiet_logger("transformers.pipelines.base"):
+        with quiet_logger("transformers.pipelines.base", logging.CRITICAL):
             self.pipeline = pipeline("text-generation", model=model, tokenizer=self.tokenizer, return_full_text=False)
         self.model = model
         self.context_window = int(getattr(model.config, "max_position_embeddings", 2048) or 2048)

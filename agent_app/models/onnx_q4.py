@@ -25,14 +25,13 @@ in one product and gate and up in another, the output head on the GGUF's 8-bit e
 
 from __future__ import annotations
 
-import shutil
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from agent_app import paths
 from agent_app.errors import ModelError
+from agent_app.models.conversion import converted_folder
 
 Progress = Callable[[str], None]
 
@@ -61,10 +60,7 @@ def ensure_onnx(gguf: Path, progress: Progress | None = None) -> Path:
     say = progress or (lambda _msg: None)
     from transformers import AutoConfig, AutoTokenizer, GenerationConfig
 
-    tmp = target.with_name(target.name + f".tmp-{threading.get_ident()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir(parents=True)
+    with converted_folder(target) as tmp:
         say("converting 1/3: reading the tokenizer")
         AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(str(tmp))
         say("converting 2/3: reading the configuration")
@@ -73,12 +69,6 @@ def ensure_onnx(gguf: Path, progress: Progress | None = None) -> Path:
         GenerationConfig.from_model_config(config).save_pretrained(str(tmp))
         say("converting 3/3: writing the 4-bit graph")
         _save(build_graph(gguf), tmp / GRAPH_FILE)
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.rename(target)
-    except OSError as exc:
-        raise ModelError(f"cannot write the converted model to {target.parent}: {exc.strerror}") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     say(f"Converted model cached in {target}")
     return target
 

@@ -12,14 +12,13 @@ import codecs
 import csv
 import io
 import json
-import logging
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+
+from agent_app.quiet_logs import quiet_logger
 
 
 class UnreadableFile(Exception):
@@ -86,21 +85,10 @@ def _numbered(text: str, kind: str = "text") -> Section:
 
 
 def _pdf(data: bytes) -> list[Section]:
-    with _quiet_logger("pypdf"):
-        return _pdf_pages(data)
-
-
-@contextmanager
-def _quiet_logger(name: str) -> Iterator[None]:
     # pypdf logs a warning for every oddity of a damaged file; the skip reason says enough, and
     # stray log lines would break the CLI's progress bar.
-    logger = logging.getLogger(name)
-    previous = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(previous)
+    with quiet_logger("pypdf"):
+        return _pdf_pages(data)
 
 
 def _pdf_pages(data: bytes) -> list[Section]:
