@@ -5,6 +5,7 @@ the repo's .test-cache/ so it is converted once per checkout, not once per test.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,13 @@ TEST_CACHE = REPO / ".test-cache"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Session fixtures (the shared models below) are set up before the per-test folders of
+# `isolated_app_dirs`, so they see these: without them a shared model was converted into, and
+# loaded from, the user's own cache, and read the user's own config.
+os.environ["AGENT_APP_CACHE_DIR"] = str(TEST_CACHE)
+_SESSION_DIRS = Path(tempfile.mkdtemp(prefix="agent-app-tests-"))
+os.environ["AGENT_APP_CONFIG_DIR"] = str(_SESSION_DIRS / "config")
+os.environ["AGENT_APP_DATA_DIR"] = str(_SESSION_DIRS / "data")
 
 
 @pytest.fixture(autouse=True)
