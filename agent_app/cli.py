@@ -152,7 +152,9 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool, only: fr
         default=default,
         help="show model, tool and retrieval events live beside the answer",
     )
-    g.add_argument("--threads", type=int, default=default, metavar="N", help="torch threads for the local model")
+    g.add_argument(
+        "--threads", type=int, default=default, metavar="N", help="threads for the local model (torch or ONNX Runtime)"
+    )
     g.add_argument(
         "--dtype",
         choices=["auto", "float32", "bfloat16", "float16", "int8", "q4"],

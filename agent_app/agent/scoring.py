@@ -92,7 +92,7 @@ def _score_side_by_side(model: Any, cache: Any, start: int, rest: dict[int, list
 
 def _score_in_turn(model: Any, cache: Any, start: int, rest: dict[int, list[int]]) -> dict[int, float]:
     """As `_score_side_by_side`, one candidate per forward pass, for an engine without custom
-    attention masks (`--dtype q4`, whose passes cost a tenth of fp32's)."""
+    attention masks (`--dtype q4`, whose passes cost about a fifth of fp32's)."""
     import torch
 
     totals: dict[int, float] = {}

@@ -254,7 +254,7 @@ class LocalRuntime:
     def exact_batches(self) -> bool:
         """Whether a token's logits are the same computed alone or with others in one pass
         (agent.scoring guesses tokens ahead only then): int8 shares one activation scale per
-        pass, q4's attention over several new tokens rounds differently."""
+        pass; q4's attention rounds a pass over one token differently from one over several."""
         return self.dtype not in ("int8", "q4")
 
     @property

@@ -45,15 +45,14 @@ class ModelSettings(BaseModel):
         "GGUF gets its ChatML template plus tools, so llama.cpp returns native tool calls)",
     )
     params: GenerationParams = Field(default_factory=GenerationParams)
-    threads: int | None = Field(None, ge=1, le=256, description="torch threads for the local model")
+    threads: int | None = Field(None, ge=1, le=256, description="threads for the local model (torch or ONNX Runtime)")
     # bench/bench_threads.py, 2 cores, fp32 on oneDNN: with the other core idle, 2 threads decode
     # at 19.4 tokens/s against 14.0 on 1; with another program on it, 2 collapse to 4.2 while 1
     # keeps 15.0. "auto" times both on an answer's first tokens (models.decode_threads): 17.9
     # tokens/s idle, 15.5 busy.
     decode_threads: int | Literal["auto"] | None = Field(
         "auto",
-        description="torch threads while the local model writes: auto (timed, 1 or all), a count, "
-        "or None (same as threads)",
+        description="threads while the local model writes: auto (timed, 1 or all), a count, or None (same as threads)",
     )
     # bench/bench_int8.py and bench/bench_agent.py, 2 cores: q4 (the GGUF's own 4-bit weights on
     # ONNX Runtime) decodes at 83 tokens/s against 16 for fp32, perplexity 33.2/7.8 against
