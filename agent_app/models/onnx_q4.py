@@ -181,10 +181,9 @@ def build_graph(gguf: Path) -> Any:
     reader = gguf_lib.GGUFReader(str(gguf))
 
     def field(key: str) -> Any:
-        part = reader.fields[key]
-        return part.parts[part.data[0]][0]
+        return reader.get_field(key).contents()  # type: ignore[union-attr]  # a missing key: a bug
 
-    if _text(reader, "general.architecture") != "llama":
+    if field("general.architecture") != "llama":
         raise ModelError("--dtype q4 runs Llama-architecture GGUF files", hint="use --model llamacpp/PATH.gguf")
     layers, hidden = int(field("llama.block_count")), int(field("llama.embedding_length"))
     heads, kv_heads = int(field("llama.attention.head_count")), int(field("llama.attention.head_count_kv"))
@@ -287,11 +286,6 @@ def build_graph(gguf: Path) -> Any:
     )
     model.ir_version = 10
     return model
-
-
-def _text(reader: Any, key: str) -> str:
-    part = reader.fields[key]
-    return bytes(part.parts[part.data[0]]).decode("utf-8")
 
 
 def load_model(folder: Path, threads: tuple[int, ...]) -> Any:
