@@ -217,7 +217,9 @@ def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
     search = sub("search", "print the passages a query retrieves, with their scores (no chat model)", run_search)
     search.add_argument("query", nargs="+", help="what to look for")
-    search.add_argument("-k", type=_count, default=None, metavar="N", help="how many passages (default: retrieval.k)")
+    search.add_argument(
+        "-k", type=_passages, default=None, metavar="N", help="how many passages, 1-100 (default: retrieval.k)"
+    )
     search.add_argument("--json", action="store_true", help="print the passages and scores as JSON")
     models = sub("models", "list the models --model can choose on this machine", run_models)
     models.add_argument("--json", action="store_true", help="print the list as JSON")
@@ -260,6 +262,20 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text} is negative: give a count of 0 or more")
+    return min(value, sys.maxsize)  # more than there can be means all of them
+
+
+MAX_PASSAGES = 50  # retrieval.k's own limit
+
+
+def _passages(text: str) -> int:
+    """How many passages `search` shows: 1 to MAX_PASSAGES."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= MAX_PASSAGES:
+        raise argparse.ArgumentTypeError(f"{text} passages: give a number from 1 to {MAX_PASSAGES}")
     return value
 
 
@@ -377,10 +393,22 @@ def run_chat(args: argparse.Namespace) -> int:
         return ChatUI(session, console, interactive=interactive, history_file=history_file).run()
     finally:
         session.close()
+        _report_unsaved(session)
         if session.monitoring:
             session.monitoring.close()
         if store is not None:
             store.close()
+
+
+def _report_unsaved(session) -> None:
+    """Say so when messages could not be saved by the end (the database stayed locked or full)."""
+    if session.unsaved:
+        n = len(session.unsaved)
+        print(
+            f"warning: {n} message{'s' if n != 1 else ''} of this conversation could not be saved "
+            "(the conversation database stayed unavailable); `sessions` shows what was saved",
+            file=sys.stderr,
+        )
 
 
 def run_ask(args: argparse.Namespace) -> int:
@@ -447,9 +475,14 @@ def run_ingest(args: argparse.Namespace) -> int:
     if args.exclude:
         settings.retrieval.exclude = [*settings.retrieval.exclude, *args.exclude]
     console = _console(stderr=args.json)
-    report = ingest_with_progress(
-        args.paths, console, collection=args.collection, settings=settings.retrieval, rebuild=args.rebuild
-    )
+    try:
+        report = ingest_with_progress(
+            args.paths, console, collection=args.collection, settings=settings.retrieval, rebuild=args.rebuild
+        )
+    except KeyboardInterrupt:
+        name = args.collection or settings.retrieval.default_collection
+        print(f"ingest interrupted: collection {name} is as it was before", file=sys.stderr)
+        return 130
     if args.json:
         print(json.dumps(report.model_dump(), ensure_ascii=False, indent=2))
     return 0
@@ -495,18 +528,22 @@ def run_templates(args: argparse.Namespace) -> int:
     from agent_app.templates import TemplateRegistry
 
     registry = TemplateRegistry.from_settings(_settings(args).templates)
-    infos = registry.list()
     if args.action == "show":
-        info = next((i for i in infos if i.name == args.name), None)
-        if info is None:
-            raise ConfigError(f"no template {args.name!r}", hint="`templates` lists them")
-        text = info.path.read_text(encoding="utf-8")
+        if not args.name or args.name not in registry.names():
+            what = f"no template {args.name!r}" if args.name else "templates show needs a name"
+            raise ConfigError(what, hint="`templates` lists them")
+        # find() applies the rule -t and /template apply: a template is a .yaml file that lies
+        # inside a template folder once symlinks are followed.
+        path = registry.find(args.name)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read template {args.name!r}: {getattr(exc, 'strerror', None) or exc}") from None
         print(
-            json.dumps({"name": info.name, "path": str(info.path), "text": text}, ensure_ascii=False)
-            if args.json
-            else text
+            json.dumps({"name": path.stem, "path": str(path), "text": text}, ensure_ascii=False) if args.json else text
         )
         return 0
+    infos = registry.list()
     rows = [
         {"name": i.name, "description": i.description, "shipped": i.shipped, "path": str(i.path), "error": i.error}
         for i in infos
@@ -575,7 +612,9 @@ def run_collections(args: argparse.Namespace) -> int:
     if args.action != "list" and not args.name:
         raise ConfigError(f"collections {args.action} needs a name", hint="`collections` lists them")
     if args.action == "remove":
-        if not delete_collection(args.name):
+        from agent_app.chat.knowledge import WAITING
+
+        if not delete_collection(args.name, on_wait=lambda: print(WAITING, file=sys.stderr)):
             raise ConfigError(f"no collection {args.name!r}", hint="`collections` lists them")
         print(f"removed collection {args.name} (the files it was made from are untouched)")
         return 0
@@ -693,8 +732,13 @@ def main(argv: Sequence[str] | None = None, prog: str = "main.py") -> int:
     from agent_app.errors import AppError
     from agent_app.monitoring.redact import redact_message
 
+    original = output = sys.stdout
+    if original is not None and not original.isatty():  # a file or a pipe: its writes can fail
+        sys.stdout = output = _Output(original)
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()
+        return code
     except AppError as exc:
         print(f"error: {redact_message(str(exc))}", file=sys.stderr)
         return 1
@@ -704,9 +748,54 @@ def main(argv: Sequence[str] | None = None, prog: str = "main.py") -> int:
     except BrokenPipeError:
         # The reader went away (`ask ... | head -c 5`): not an error of ours. Point stdout at
         # /dev/null so the interpreter's final flush does not raise again.
+        _discard_stdout()
+        return 141  # what a shell reports for a process ended by SIGPIPE
+    finally:
+        sys.stdout = original
+        if isinstance(output, _Output) and output.failed:
+            _discard_stdout()
+
+
+class _Output:
+    """Standard output that reports a failed write (disk full, an I/O error) as one
+    `OutputError` line instead of a traceback; a reader that went away stays BrokenPipeError."""
+
+    failed = False
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._call(self._stream.write, text)
+
+    def flush(self) -> None:
+        self._call(self._stream.flush)
+
+    def _call(self, fn, *args):
+        from agent_app.errors import OutputError
+
+        try:
+            return fn(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self.failed = True
+            raise OutputError(f"cannot write the output: {exc.strerror or exc}") from None
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def _discard_stdout() -> None:
+    """Point file descriptor 1 at /dev/null, so that what is still buffered for it is dropped
+    quietly at exit instead of failing again there."""
+    import os
+
+    try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 141  # what a shell reports for a process ended by SIGPIPE
+    except (OSError, ValueError):
+        pass
 
 
 def tool_main() -> int:

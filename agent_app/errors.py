@@ -46,3 +46,7 @@ class TemplateError(AppError):
 
 class ToolError(AppError):
     """A tool could not run; agents turn this into an observation instead of crashing."""
+
+
+class OutputError(AppError):
+    """Standard output cannot be written (a full disk, a closed or failing file)."""

@@ -49,3 +49,17 @@ def test_ask_json_and_stats_show_the_same_turn(template, question, local_chat_mo
     assert turn.total_s == stats.seconds and turn.first_token_s == stats.ttft_seconds
     shown = format_stats(session.stats)
     assert f"tokens in {usage['input_tokens']}, out {usage['output_tokens']}" in shown
+
+
+def test_the_local_agent_counts_its_tokens(local_chat_model):
+    """The agent's constrained generations run outside LangChain's models; they report their
+    tokens too (they showed 0 in and 0 out for 2 model calls)."""
+    session = ChatSession(
+        load_settings(overrides={"model": "local"}), models=ModelHandle.given(local_chat_model, "local")
+    )
+    session.agent_mode = True
+    turn = session.reply("What is 12% of 250?")
+    usage = turn.as_dict()["usage"]
+    assert usage["model_calls"] >= 2, usage
+    assert usage["input_tokens"] > 50 and usage["output_tokens"] > 0, usage
+    assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]

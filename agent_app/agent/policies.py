@@ -164,7 +164,7 @@ class LocalPolicy:
             [state.question, *(t.observation for t in state.turns)],
             math=action == "calculator",
         )
-        with llm_run(state.config, text) as done:
+        with llm_run(state.config, text, self.model.runtime.tokenizer) as done:
             written = "".join(
                 stream_from(self.model.runtime, text, allowed=allowed, max_tokens=self.settings.input_max_tokens)
             )
@@ -181,7 +181,7 @@ class LocalPolicy:
             from agent_app.agent.scoring import stream_from
 
             observations = [t.observation for t in state.turns if not t.raw]
-            with llm_run(state.config, text) as done:
+            with llm_run(state.config, text, self.model.runtime.tokenizer) as done:
                 for piece in stream_from(
                     self.model.runtime,
                     text,
@@ -224,8 +224,9 @@ def copyable_tokens(tokenizer: Any, sources: Sequence[str], *, math: bool = Fals
 
 
 @contextmanager
-def llm_run(config: RunnableConfig, prompt: str) -> Iterator[Callable[[str], None]]:
-    """Report a generation done outside LangChain's models to the callbacks, like a model call."""
+def llm_run(config: RunnableConfig, prompt: str, tokenizer: Any) -> Iterator[Callable[[str], None]]:
+    """Report a generation done outside LangChain's models to the callbacks, like a model call,
+    with its token usage counted by `tokenizer` (what `/stats` and `ask --json` add up)."""
     from langchain_core.callbacks import CallbackManager
     from langchain_core.outputs import Generation, LLMResult
 
@@ -238,5 +239,8 @@ def llm_run(config: RunnableConfig, prompt: str) -> Iterator[Callable[[str], Non
         for run in runs:
             run.on_llm_error(exc)
         raise
+    text = out[0] if out else ""
+    counts = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in (prompt, text)]
+    usage = {"input_tokens": counts[0], "output_tokens": counts[1], "total_tokens": sum(counts)}
     for run in runs:
-        run.on_llm_end(LLMResult(generations=[[Generation(text=out[0] if out else "")]]))
+        run.on_llm_end(LLMResult(generations=[[Generation(text=text, generation_info={"usage": usage})]]))

@@ -100,7 +100,9 @@ def _model(ui: ChatUI, arg: str) -> None:
             table.add_row(f"/model {choice.model}", choice.note)
         ui.console.print(table)
         return
-    with ui.console.status(f"loading {arg} ..."):
+    from agent_app.monitoring.redact import redact_message
+
+    with ui.console.status(f"loading {redact_message(arg)} ..."):
         label = ui.session.switch_model(arg)
     ui.info(f"model: {label} (history kept: {len(ui.session.history)} messages)")
 
@@ -319,9 +321,13 @@ def _ingest(ui: ChatUI, arg: str) -> None:
 
     if not arg:
         raise ConfigError("give files or folders: /ingest ~/notes docs/manual.pdf")
-    ingest_with_progress(
-        shlex.split(arg), ui.console, collection=ui.session.collection, settings=ui.session.settings.retrieval
-    )
+    try:
+        ingest_with_progress(
+            shlex.split(arg), ui.console, collection=ui.session.collection, settings=ui.session.settings.retrieval
+        )
+    except KeyboardInterrupt:
+        ui.info(f"ingest stopped: collection {ui.session.collection} is as it was before")
+        return
     ui.session.documents_changed()
 
 

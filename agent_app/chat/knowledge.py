@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from tools.settings import ToolsSettings
 
 
+WAITING = "waiting for another ingest or removal of this collection to finish (Ctrl-C gives up)"
+
+
 def ingest_with_progress(
     paths: Sequence[str],
     console: Console,
@@ -45,6 +48,9 @@ def ingest_with_progress(
         chunks = progress.add_task("chunks embedded", total=None)
 
         def report(p) -> None:
+            if p.stage == "waiting":
+                progress.update(files, description=WAITING)
+                return
             progress.update(files, completed=p.files_done, total=p.files_total or None, description=f"{p.stage} files")
             progress.update(chunks, completed=p.chunks_done, total=p.chunks_total or None)
 
@@ -71,6 +77,9 @@ class _ProgressLines:
         if p.stage == self._stage and now - self._last < self.every_s:
             return
         self._stage, self._last = p.stage, now
+        if p.stage == "waiting":
+            self.console.print(f"ingest: {WAITING}", highlight=False)
+            return
         if p.stage == "embedding":
             done = f"{p.chunks_done}/{p.chunks_total} chunks"
         else:
@@ -127,8 +136,14 @@ def search_rows(query: str, collection: str, settings: RetrievalSettings, k: int
     """The chunks `query` retrieves from `collection`, ranked as the rag template gets them,
     with the vector, keyword and fused scores (no chat model involved)."""
     from agent_app.retrieval.citations import Source
-    from agent_app.retrieval.collection import open_collection
+    from agent_app.retrieval.collection import MAX_QUERY_CHARS, open_collection
+    from agent_app.retrieval.errors import RetrievalError
 
+    if len(query) > MAX_QUERY_CHARS:
+        raise RetrievalError(
+            f"the query is {len(query):,} characters long; search reads at most {MAX_QUERY_CHARS:,}",
+            hint="search for its key words or a sentence",
+        )
     coll = open_collection(collection, settings, cached=True)
     docs = coll.search(
         query,

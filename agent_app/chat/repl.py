@@ -180,6 +180,8 @@ class ChatUI:
                 self.answer(text)
         except AppError as exc:
             self.error(str(exc))
+        except KeyboardInterrupt:  # Ctrl-C during a command (answers handle their own): stop it, stay
+            self.console.print("\n[dim]⏹ stopped[/dim]")
         return True
 
     def answer(self, text: str) -> None:

@@ -26,6 +26,9 @@ from agent_app.models.params import GenerationParams
 from agent_app.monitoring.stats import StatsCallback
 from agent_app.templates.variables import check_declared
 
+STORE_RETRY_S = 5.0
+"""How long after a failed save the next message waits before trying the store again."""
+
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
@@ -76,6 +79,11 @@ class ChatSession:
         """The collection the user chose (--collection, /kb use); wins over a template's own."""
         self.store = store
         self.conversation: Conversation | None = None
+        self.unsaved: list[BaseMessage] = []
+        """Messages the store could not take yet (locked, disk full), oldest first: kept here and
+        committed at the next message or at close, so nothing typed is lost to a busy database."""
+        self._store_retry_at = 0.0
+        self._store_failing = False
         self.monitoring = monitoring
         self.stats = monitoring.stats if monitoring else StatsCallback()
         """Usage and timings of every turn: the one count behind `ask --json` and `/stats`."""
@@ -195,7 +203,9 @@ class ChatSession:
         return notices + (self._mcp.take_notices() if self._mcp else [])
 
     def close(self) -> None:
-        """Stop what the session started (MCP servers)."""
+        """Save what could not be saved yet (see `unsaved`) and stop what the session started
+        (MCP servers)."""
+        self.save_unsaved(now=True)
         if self._mcp is not None:
             self._mcp.close()
             self._mcp = None
@@ -241,6 +251,7 @@ class ChatSession:
     # -- conversations ---------------------------------------------------------------------
     def start_conversation(self) -> None:
         """Begin a new conversation (persisted when a store is configured)."""
+        self.save_unsaved(now=True)  # the last one's messages go to the last one
         self.history = []
         self.conversation = None
         self.stats.reset()
@@ -255,6 +266,7 @@ class ChatSession:
             from agent_app.errors import ConfigError
 
             raise ConfigError("conversations are not being saved in this session")
+        self.save_unsaved(now=True)
         conversation = self.store.get(ref)
         messages = self.store.messages(conversation.id)
         if conversation.template and conversation.template != self.template_name:
@@ -278,8 +290,34 @@ class ChatSession:
 
     def _remember(self, message: BaseMessage) -> None:
         self.history.append(message)
-        if self.store is not None and self.conversation is not None:
-            self.store.append(self.conversation.id, message)
+        if self.store is not None:
+            self.unsaved.append(message)
+            self.save_unsaved()
+
+    def save_unsaved(self, *, now: bool = False) -> None:
+        """Commit the messages the store has not taken yet, oldest first. When it fails, they
+        stay in `unsaved` (the user is told once) and the next message tries again, after
+        STORE_RETRY_S so a locked database does not make every message wait its busy timeout;
+        `now` tries at once (closing)."""
+        from agent_app.memory.store import ConversationStoreError
+
+        if self.store is None or not self.unsaved or (not now and time.monotonic() < self._store_retry_at):
+            return
+        try:
+            self._ensure_conversation()
+            assert self.conversation is not None
+            while self.unsaved:
+                self.store.append(self.conversation.id, self.unsaved[0])
+                del self.unsaved[0]
+        except ConversationStoreError as exc:
+            self._store_retry_at = time.monotonic() + STORE_RETRY_S
+            if not self._store_failing:
+                self.notices.append(f"not saved yet: {exc}; the conversation is kept and saved once that works again")
+            self._store_failing = True
+            return
+        if self._store_failing:
+            self.notices.append("the conversation is saved again, with the messages kept meanwhile")
+            self._store_failing = False
 
     def clear(self) -> None:
         """Forget the conversation so far (a stored one stays stored; a new one starts)."""
@@ -333,8 +371,8 @@ class ChatSession:
         else:
             chain = self._chain_for(template)
             outputs = chain.stream({**self.variables, "input": user_input, "history": history}, config=config)
-        self._ensure_conversation()
         self._remember(HumanMessage(user_input, response_metadata={"template": self.template_name}))
+        turn.warnings += self.take_notices()  # e.g. a locked conversation database
         started = time.perf_counter()
         parts: list[str] = []
         try:
@@ -358,7 +396,13 @@ class ChatSession:
         except Exception as exc:
             from agent_app.models.errors import explain
 
-            error = explain(exc, base_url=self.settings.base_url, mid_answer=bool(parts))
+            error = explain(
+                exc,
+                base_url=self.settings.base_url,
+                mid_answer=bool(parts),
+                timeout_s=self.settings.request_timeout,
+                retries=self.settings.max_retries,
+            )
             if error is None:
                 raise
             raise error from exc
@@ -379,6 +423,7 @@ class ChatSession:
                         },
                     )
                 )
+                turn.warnings += self.take_notices()
 
     def _agent_events(
         self, user_input: str, history: list[BaseMessage], config: RunnableConfig, turn: TurnResult

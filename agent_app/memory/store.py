@@ -255,7 +255,9 @@ class ConversationStore:
         """A conversation by full id, id prefix, exact title (case-insensitive) or "last"."""
         ref = ref.strip()
         if not ref:
-            raise ConversationNotFoundError("no conversation id given", hint="see /sessions for the ids")
+            raise ConversationNotFoundError(
+                "no conversation id given", hint="`sessions` lists them (in the chat: /sessions)"
+            )
         with self._read() as db:
             if ref.lower() == "last":
                 rows = db.execute(_SELECT_CONVERSATIONS + " ORDER BY c.last_used DESC, c.rowid DESC LIMIT 1").fetchall()
@@ -269,7 +271,9 @@ class ConversationStore:
             if not rows:
                 rows = db.execute(_SELECT_CONVERSATIONS + " WHERE lower(c.title) = lower(?)", (ref,)).fetchall()
         if not rows:
-            raise ConversationNotFoundError(f"no conversation matches {ref!r}", hint="see /sessions")
+            raise ConversationNotFoundError(
+                f"no conversation matches {ref!r}", hint="`sessions` lists them (in the chat: /sessions)"
+            )
         if len(rows) > 1:
             ids = ", ".join(_conversation(r).short_id for r in rows[:5])
             raise ConversationNotFoundError(

@@ -49,7 +49,9 @@ def available_models(settings: ModelSettings) -> list[ModelChoice]:
     ]
     choices += _ollama(settings)
     if settings.openai_api_key or settings.base_url:
-        where = settings.base_url or "api.openai.com"
+        from agent_app.monitoring.redact import redact_message
+
+        where = redact_message(settings.base_url) if settings.base_url else "api.openai.com"
         choices.append(ModelChoice("openai/NAME", "openai", f"any model {where} serves, e.g. openai/gpt-4o-mini"))
     return choices
 

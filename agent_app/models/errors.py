@@ -13,11 +13,19 @@ from agent_app.errors import AppError, ProviderError
 NOT_OPENAI_HINT = "is this URL an OpenAI-compatible API (ending in /v1)?"
 
 
-def explain(exc: BaseException, *, base_url: str | None = None, mid_answer: bool = False) -> AppError | None:
+def explain(
+    exc: BaseException,
+    *,
+    base_url: str | None = None,
+    mid_answer: bool = False,
+    timeout_s: float | None = None,
+    retries: int = 0,
+) -> AppError | None:
     """An `AppError` describing `exc` for the user, or None when it is not a known failure.
 
     `mid_answer`: part of the answer had already arrived, so a broken connection is a server
-    that went away, not one that cannot be reached.
+    that went away, not one that cannot be reached. `timeout_s` and `retries` (the
+    request_timeout and max_retries in force) let a time-out say how long was waited.
     """
     if isinstance(exc, AppError):
         return exc
@@ -54,8 +62,12 @@ def explain(exc: BaseException, *, base_url: str | None = None, mid_answer: bool
                 )
             return ProviderError(f"{where} refused the request: {_first_line(exc)}")
         if isinstance(exc, openai.APITimeoutError):
+            waited = ""
+            if timeout_s is not None:
+                tries = f", {retries + 1} tries" if retries else ""
+                waited = f" (waited {timeout_s * (retries + 1):g} s: {timeout_s:g} s a try{tries})"
             return ProviderError(
-                f"{where} did not answer in time",
+                f"{where} did not answer in time{waited}",
                 hint="is the server busy? raise request_timeout in the config, or set AGENT_APP_REQUEST_TIMEOUT=120",
             )
         if isinstance(exc, openai.APIConnectionError):

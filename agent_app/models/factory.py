@@ -41,7 +41,13 @@ class ModelSpec:
 
     @property
     def label(self) -> str:
-        """How the choice is shown and stored: `provider/name`."""
+        """How the choice is shown and stored: `provider/name`, a password in it masked."""
+        from agent_app.monitoring.redact import redact_message
+
+        return redact_message(self._plain_label)
+
+    @property
+    def _plain_label(self) -> str:
         if self.provider == "local" and self.name.lower() in BUNDLED_ALIASES:
             return "local/SmolLM2-135M-Instruct"
         if self.provider == "openai" and not self.name:

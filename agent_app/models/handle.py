@@ -8,6 +8,7 @@ into private attributes.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -120,16 +121,16 @@ class ModelHandle:
 
         `openai/NAME@http://host:port/v1` also sets the compatible server's URL (base_url), so a
         server is reachable without leaving the chat."""
-        if isinstance(spec, str) and "@" in spec:
-            name, _, url = spec.rpartition("@")
-            if url.startswith(("http://", "https://")):
-                previous = self.settings.base_url
-                self.settings.base_url = url
-                try:
-                    return self.switch(name)
-                except BaseException:
-                    self.settings.base_url = previous
-                    raise
+        # Split at the first "@http(s)://": the URL may hold "user:password@" itself.
+        if isinstance(spec, str) and (at_url := re.match(r"^(.*?)@(https?://.*)$", spec.strip())):
+            name, url = at_url.groups()
+            previous = self.settings.base_url
+            self.settings.base_url = url
+            try:
+                return self.switch(name)
+            except BaseException:
+                self.settings.base_url = previous
+                raise
         spec = parse_model_spec(spec) if isinstance(spec, str) else spec
         model = self._factory(spec, self._report)
         self.spec = spec

@@ -36,6 +36,10 @@ if TYPE_CHECKING:
     from agent_app.retrieval.vector_store import VectorIndex
 
 DEFAULT_COLLECTION = "default"
+MAX_QUERY_CHARS = 2_000
+"""The longest query a search reads: the embedding model reads 512 tokens at most, and keyword
+scoring costs grow with every word (a 100,000-character query took over a minute). `search`
+refuses a longer one; a longer chat question retrieves by its first MAX_QUERY_CHARS."""
 
 
 class Collection:
@@ -72,6 +76,7 @@ class Collection:
 
         from agent_app.retrieval.fusion import fuse
 
+        query = query[:MAX_QUERY_CHARS]
         if not query.strip():
             return []
         if not len(self.vectors):
@@ -206,19 +211,29 @@ def open_collection(
     """
     name = name or (settings.default_collection if settings else DEFAULT_COLLECTION)
     folder = storage.collection_dir(name)
-    version = storage.current_version(folder)
-    if version is None:
-        _search_cache.pop(folder, None)
-        raise CollectionNotFoundError(
-            f"no documents ingested into collection {name!r} yet",
-            hint=f"add some first: {ingest_command(name)}",
-        )
-    if not cached:
-        return _load(name, version)
-    hit = _search_cache.get(folder)
-    if hit is None or hit[0] != version:
-        hit = _search_cache[folder] = (version, _load(name, version))
-    return hit[1]
+    for attempt in range(3):
+        version = storage.current_version(folder)
+        if version is None:
+            _search_cache.pop(folder, None)
+            if storage.is_legacy_layout(folder):
+                raise _corrupt(name, "it was saved by an older version of the app, in a format no longer read")
+            raise CollectionNotFoundError(
+                f"no documents ingested into collection {name!r} yet",
+                hint=f"add some first: {ingest_command(name)}",
+            )
+        try:
+            if not cached:
+                return _load(name, version)
+            hit = _search_cache.get(folder)
+            if hit is None or hit[0] != version:
+                hit = _search_cache[folder] = (version, _load(name, version))
+            return hit[1]
+        except IndexCorruptError:
+            # An ingest that saved while this version was read removes the old version folder:
+            # read the new one instead of calling a sound collection damaged.
+            if attempt == 2 or storage.current_version(folder) == version:
+                raise
+    raise AssertionError("unreachable")
 
 
 # collection folder -> (version folder, Collection): every save makes a new version folder,
@@ -311,7 +326,10 @@ def describe_collections() -> list[CollectionInfo]:
     infos = []
     for name in storage.collection_names():
         try:
-            version = storage.current_version(storage.collection_dir(name))
+            folder = storage.collection_dir(name)
+            version = storage.current_version(folder)
+            if version is None and storage.is_legacy_layout(folder):
+                open_collection(name)  # raises the error that says how to rebuild it
             manifest = _read_manifest(name, version) if version else None
         except IndexCorruptError as exc:
             infos.append(CollectionInfo(name=name, error=str(exc)))

@@ -61,7 +61,9 @@ def fuse(
     keyword_order = _ranks(keyword_scores)
     hits = []
     for i, position in enumerate(positions):
-        vector = (vector_scores[i] - low) / spread
+        # Measured down from the best (not up from the worst), so the best candidate scores 1
+        # and a lone one is not shown as 0; the same differences, so the same order.
+        vector = max(0.0, 1.0 - (high - vector_scores[i]) / spread)
         keyword = keyword_scores[i] / best_keyword if best_keyword > 0 else 0.0
         hits.append(
             Hit(

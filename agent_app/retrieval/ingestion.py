@@ -35,14 +35,15 @@ if TYPE_CHECKING:
     import numpy as np
     from langchain_core.embeddings import Embeddings
 
-EMBED_BATCH = 512  # chunks per embedding call (a multiple of the model's batch size of 64)
+EMBED_BATCH = 64  # chunks per embedding call: the models' own batch size, so progress moves and
+# Ctrl-C is not kept waiting for a long call (512 took 50-60 s on a busy machine)
 
 
 @dataclass(frozen=True)
 class IngestProgress:
     """Passed to the progress callback after each file is read and each batch is embedded."""
 
-    stage: Literal["reading", "embedding", "saving"]
+    stage: Literal["waiting", "reading", "embedding", "saving"]  # waiting: for another writer
     files_done: int
     files_total: int
     chunks_done: int  # chunks embedded so far
@@ -112,14 +113,28 @@ def ingest(
     """
     settings = settings or RetrievalSettings()
     name = collection or settings.default_collection
-    model_name = embedding_model_name(settings.embeddings)
     storage.check_writable(storage.collection_dir(name))
+    notify = progress or (lambda _: None)
+    # The whole read-embed-save cycle under the collection's writer lock: a second ingest waits
+    # and then adds to what the first saved, instead of replacing it.
+    with storage.writer_lock(name, on_wait=lambda: notify(IngestProgress("waiting", 0, 0, 0, 0))):
+        return _ingest_locked(paths, name, settings, notify, rebuild, embeddings)
+
+
+def _ingest_locked(
+    paths: Iterable[str | os.PathLike[str]],
+    name: str,
+    settings: RetrievalSettings,
+    notify: ProgressCallback,
+    rebuild: bool,
+    embeddings: Embeddings | None,
+) -> IngestReport:
+    model_name = embedding_model_name(settings.embeddings)
     coll, note, earlier = _open_for_update(name, model_name, settings, rebuild)
     paths = [*paths, *earlier]
     report = IngestReport(collection=name, embedding_model=model_name, notes=[note] if note else [])
     if embeddings is None:
         embeddings = coll.vectors.embeddings
-    notify = progress or (lambda _: None)
 
     found = discover(paths, settings.include, settings.exclude)
     report.skipped += [SkippedFile(path=p, reason=r) for p, r in found.problems]
@@ -242,12 +257,37 @@ def _embed(texts: list[str], embeddings: Embeddings, done: Callable[[int], None]
     vectors: np.ndarray | None = None
     for start in range(0, len(order), EMBED_BATCH):
         positions = order[start : start + EMBED_BATCH]
-        embedded = np.asarray(embeddings.embed_documents([texts[i] for i in positions]), dtype=np.float32)
+        batch = [texts[i] for i in positions]
+        embedded = np.asarray(_interruptible(embeddings.embed_documents, batch), dtype=np.float32)
         if vectors is None:
             vectors = np.empty((len(texts), embedded.shape[1]), dtype=np.float32)
         vectors[positions] = embedded
         done(start + len(positions))
     return vectors if vectors is not None else np.empty((0, 0), dtype=np.float32)
+
+
+def _interruptible(fn: Callable[[list[str]], list[list[float]]], texts: list[str]) -> list[list[float]]:
+    """`fn(texts)` on a daemon thread while this thread waits: the engines run a batch in C
+    (ctypes, torch) without returning to Python, so Ctrl-C would otherwise wait for the batch to
+    end. On Ctrl-C the wait ends at once and the abandoned batch finishes in the background."""
+    import threading
+
+    result: list[list[list[float]]] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(fn(texts))
+        except BaseException as exc:  # handed to the waiting thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="embed-batch", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.1)  # a short timeout, so the signal handler runs between waits
+    if failure:
+        raise failure[0]
+    return result[0]
 
 
 def _store(coll: Collection, pending: list[_Pending], vectors: np.ndarray, report: IngestReport) -> None:
@@ -277,7 +317,12 @@ def remove(
     Paths not in the collection are listed in `skipped`. Raises CollectionNotFoundError.
     """
     settings = settings or RetrievalSettings()
-    coll = open_collection(collection, settings)
+    with storage.writer_lock(collection or settings.default_collection):
+        coll = open_collection(collection, settings)
+        return _remove_locked(paths, coll)
+
+
+def _remove_locked(paths: Iterable[str | os.PathLike[str]], coll: Collection) -> IngestReport:
     report = IngestReport(collection=coll.name, embedding_model=coll.embedding_model)
     for raw in paths:
         target = str(Path(raw).expanduser().resolve())

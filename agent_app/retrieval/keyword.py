@@ -116,7 +116,9 @@ class KeywordIndex:
         for word in tokenize(query):
             if (posting := self._postings.get(word)) is not None:
                 ids, tf = posting
-                scores[ids] += bm25.idf[word] * tf * (bm25.k1 + 1) / (tf + self._length_norm[ids])
+                # A word in most chunks says nothing: rank-bm25's idf for it can be negative (in
+                # small collections), and a query repeating it scored -3845; it counts 0 here.
+                scores[ids] += max(bm25.idf[word], 0.0) * tf * (bm25.k1 + 1) / (tf + self._length_norm[ids])
         return scores
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:

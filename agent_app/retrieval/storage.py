@@ -6,6 +6,11 @@ which holds the FAISS files and the manifest. A save writes a complete new versi
 fsyncs it, and only then swaps CURRENT with os.replace (atomic). A crash at any point leaves
 CURRENT naming the previous, complete version; leftovers are cleaned up by the next save.
 (A folder cannot be atomically replaced by another non-empty one on POSIX, hence the pointer.)
+
+Writers (ingest, remove, `collections remove`) hold the collection's lock file for the whole
+read-embed-save cycle (`writer_lock`): an atomic swap alone let two ingests each save their own
+version and the second silently drop the first one's files. Readers take no lock; they see the
+old or the new version.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,25 +54,76 @@ def collection_dir(name: str) -> Path:
 
 
 def collection_names() -> list[str]:
-    """Names of the collections that have a live version."""
+    """Names of the collections that have a live version (or an old layout, to report)."""
     root = collections_root()
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / POINTER_FILE).is_file())
+    return sorted(
+        p.name for p in root.iterdir() if (p / POINTER_FILE).is_file() or (_NAME.match(p.name) and is_legacy_layout(p))
+    )
 
 
-def delete_collection(name: str) -> bool:
+LEGACY_FILES = ("index.pkl", "index.faiss")
+"""What a collection folder held directly before versioned folders (and JSON docstores) came."""
+
+
+def is_legacy_layout(folder: Path) -> bool:
+    """True for a collection folder of the old layout: index files and no CURRENT pointer."""
+    return not (folder / POINTER_FILE).exists() and any((folder / f).is_file() for f in LEGACY_FILES)
+
+
+def delete_collection(name: str, on_wait: Callable[[], None] | None = None) -> bool:
     """Remove collection `name` and its files; False when there is no such collection. The
     folder is first renamed out of the collections (one atomic step), so a reader sees the
-    collection whole or not at all, never half deleted."""
+    collection whole or not at all, never half deleted. Waits for a running ingest to finish."""
     folder = collection_dir(name)
-    if not (folder / POINTER_FILE).is_file():
-        return False
-    doomed = collections_root() / f"{name}.deleted-{uuid.uuid4().hex[:8]}"
-    folder.rename(doomed)
+    with writer_lock(name, on_wait):
+        if not (folder / POINTER_FILE).is_file():
+            return False
+        doomed = collections_root() / f"{name}.deleted-{uuid.uuid4().hex[:8]}"
+        folder.rename(doomed)
     (doomed / POINTER_FILE).unlink()  # never listed again, even if the removal below is cut short
     shutil.rmtree(doomed, ignore_errors=True)
     return True
+
+
+LOCKS_FOLDER = ".locks"
+
+
+@contextmanager
+def writer_lock(name: str, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold collection `name`'s writer lock: one writer at a time, the next one waits.
+
+    An advisory `flock` on collections/.locks/<name>.lock (outside the collection's folder,
+    which `delete_collection` renames away). The kernel releases it when its holder dies, so a
+    killed ingest never leaves the collection locked; Ctrl-C interrupts the wait. `on_wait` is
+    called once if another writer holds it (so the caller can say why nothing happens).
+    """
+    collection_dir(name)  # validates the name before it becomes a file name
+    if os.name == "nt":  # no flock there; Windows is not a supported platform for ingest races
+        yield
+        return
+    import fcntl
+
+    folder = collections_root() / LOCKS_FOLDER
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise StorageNotWritableError(
+            f"cannot lock collection {name!r} in {folder} ({exc.strerror or exc})",
+            hint="make the data folder writable, or point AGENT_APP_DATA_DIR at another one",
+        ) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fd, fcntl.LOCK_EX)  # Ctrl-C raises KeyboardInterrupt out of the wait
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def current_version(folder: Path) -> Path | None:
