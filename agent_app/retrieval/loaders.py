@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from agent_app.quiet_logs import quiet_logger
 
@@ -141,13 +141,10 @@ def _csv(text: str) -> Section:
             row_line, line = line, reader.line_num + 1
             if not any(cell.strip() for cell in row):
                 continue
+            cells = [cell.strip() for cell in row]
+            out.append(table_row(cells, header))
             if header is None:
-                header = [cell.strip() for cell in row]
-                out.append(" | ".join(header))
-            elif len(row) == len(header):
-                out.append(" | ".join(f"{h}: {v.strip()}" for h, v in zip(header, row, strict=True)))
-            else:
-                out.append(" | ".join(cell.strip() for cell in row))
+                header = cells
             numbers.append(row_line)
     except csv.Error as exc:
         raise UnreadableFile(f"invalid CSV at line {reader.line_num} ({exc})") from None
@@ -162,11 +159,27 @@ def _html(text: str) -> Section:
     except Exception as exc:  # html.parser is lenient; this is a last resort
         raise UnreadableFile(f"cannot parse HTML ({exc})") from None
     parser.flush()
-    return Section("\n".join(parser.lines), line_numbers=parser.line_numbers)
+    # With headings the page is split as Markdown: each chunk carries its heading path.
+    kind = "markdown" if parser.headings else "text"
+    return Section("\n".join(parser.lines), kind=kind, line_numbers=parser.line_numbers)
+
+
+def table_row(cells: list[str], header: list[str] | None) -> str:
+    """One table row as one line, "column: value | column: value" under a header of the same
+    width (CSV files and HTML tables alike): a row quoted or retrieved alone still says what
+    each value is."""
+    if header is not None and len(header) == len(cells):
+        return " | ".join(f"{h}: {v}" if h else v for h, v in zip(header, cells, strict=True))
+    return " | ".join(cells)
 
 
 class _TextExtractor(HTMLParser):
-    """Visible text of an HTML page, one output line per block, each with its source line."""
+    """Visible text of an HTML page, one output line per block, each with its source line.
+
+    Structure that gives text its meaning is kept: headings as Markdown headings (so chunks get
+    a heading path), list items as "- item", and each table row as one line labelled by the
+    header row (a cell per line left "ip addr" apart from "ifconfig" and from what it does).
+    """
 
     _HIDDEN = frozenset({"script", "style", "noscript", "template", "svg", "head"})
     _BLOCK_LIST = (
@@ -174,29 +187,57 @@ class _TextExtractor(HTMLParser):
         "h4 h5 h6 header hr li main nav ol p pre section table td th tr ul title"
     )
     _BLOCKS = frozenset(_BLOCK_LIST.split())
+    _HEADINGS: ClassVar[dict[str, int]] = {f"h{n}": n for n in range(1, 7)}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.lines: list[str] = []
         self.line_numbers: list[int] = []
+        self.headings = 0
         self._parts: list[str] = []
         self._start_line = 1
         self._hidden_depth = 0
         self._in_title = False
+        self._prefix = ""
+        # Open tables, innermost last: [header or None, the row's cells, all cells th, row line]
+        self._tables: list[list] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "title":
             self._in_title = True
         elif tag in self._HIDDEN:
             self._hidden_depth += 1
+        if tag in ("td", "th") and self._tables:
+            self._parts = []  # stray text between cells (white space, mostly)
+            if tag == "td":
+                self._tables[-1][2] = False
+            return
         if tag in self._BLOCKS:
             self.flush()
+        if tag == "table":
+            self._tables.append([None, [], True, self.getpos()[0]])
+        elif tag == "tr" and self._tables:
+            self._tables[-1][1:] = [[], True, self.getpos()[0]]
+        elif tag in self._HEADINGS:
+            self._prefix = "#" * self._HEADINGS[tag] + " "
+        elif tag == "li":
+            self._prefix = "- "
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
             self._in_title = False
         elif tag in self._HIDDEN and self._hidden_depth:
             self._hidden_depth -= 1
+        if tag in ("td", "th") and self._tables:
+            self._end_cell()
+            return
+        if tag == "tr" and self._tables:
+            self._end_row()
+            return
+        if tag == "table" and self._tables:
+            self._end_row()
+            self._tables.pop()
+            return
         if tag in self._BLOCKS:
             self.flush()
 
@@ -210,12 +251,39 @@ class _TextExtractor(HTMLParser):
             self._start_line = self.getpos()[0] + leading.count("\n")
         self._parts.append(data)
 
+    def _end_cell(self) -> None:
+        self._tables[-1][1].append(" ".join("".join(self._parts).split()))
+        self._parts = []
+
+    def _end_row(self) -> None:
+        self._parts = []
+        table = self._tables[-1]
+        header, cells, all_th, line = table
+        table[1] = []
+        while cells and not cells[-1]:
+            cells.pop()
+        if not any(cells):
+            return
+        if header is None:  # no labels to keep aligned: empty cells (an icon's) say nothing
+            cells = [cell for cell in cells if cell]
+        if header is None and all_th:
+            table[0] = cells
+        self.lines.append(table_row(cells, None if header is None else header))
+        self.line_numbers.append(line)
+
     def flush(self) -> None:
+        if self._tables:  # text between cells belongs to the cell being read
+            return
         text = " ".join("".join(self._parts).split())
         if text:
-            self.lines.append(text)
+            if self._prefix.startswith("#"):
+                self.headings += 1
+            elif text.startswith("#"):  # a root prompt ("# dmesg -n3") is not a Markdown heading
+                text = " " + text
+            self.lines.append(self._prefix + text)
             self.line_numbers.append(self._start_line)
         self._parts = []
+        self._prefix = ""
 
 
 # -- decoding file bytes to text ---------------------------------------------------------------
