@@ -39,7 +39,6 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["AGENT_APP_DATA_DIR"] = tempfile.mkdtemp(prefix="bench-rag-")
 
-    from agent_app.chat.session import ChatSession
     from agent_app.config import load_settings
     from agent_app.retrieval import answering, ingest
     from chains import retrieval as retrieval_chain
@@ -50,17 +49,7 @@ def main() -> None:
         answering.SUPPORT_THRESHOLD = args.support
     settings = load_settings(environ={}, overrides={"model": "local"})
     ingest([DOCS], settings=settings.retrieval)
-    template = "rag"
-    if args.style:
-        folder = Path(tempfile.mkdtemp())
-        text = (ROOT / "agent_app" / "prompts" / "rag.yaml").read_text(encoding="utf-8")
-        (folder / "rag-bench.yaml").write_text(
-            text.replace("kind: retrieval", f"kind: retrieval\n  answer_style: {args.style}")
-        )
-        settings.templates.template_dirs.insert(0, folder)
-        template = "rag-bench"
-    session = ChatSession(settings, template=template)
-    session.set_params({"max_tokens": args.max_tokens, "temperature": 0})
+    session = rag_session(settings, args.style, args.max_tokens)
     session.reply("warm up")  # loads the model and the embeddings; not measured
     cases = yaml.safe_load(QUESTIONS.read_text(encoding="utf-8"))["questions"]
     rows = []
@@ -76,6 +65,24 @@ def main() -> None:
             f"      -> {turn.text[:120]!r}"
         )
     report(rows, args)
+
+
+def rag_session(settings: Any, style: str | None, max_tokens: int) -> Any:
+    """A greedy session on the `rag` template, or on a copy of it with `answer_style: style`."""
+    from agent_app.chat.session import ChatSession
+
+    template = "rag"
+    if style:
+        folder = Path(tempfile.mkdtemp())
+        text = (ROOT / "agent_app" / "prompts" / "rag.yaml").read_text(encoding="utf-8")
+        (folder / "rag-bench.yaml").write_text(
+            text.replace("kind: retrieval", f"kind: retrieval\n  answer_style: {style}")
+        )
+        settings.templates.template_dirs.insert(0, folder)
+        template = "rag-bench"
+    session = ChatSession(settings, template=template)
+    session.set_params({"max_tokens": max_tokens, "temperature": 0})
+    return session
 
 
 def judge(case: dict[str, Any], turn: Any, seconds: float) -> dict[str, Any]:
@@ -105,7 +112,7 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     def pct(values: list[bool]) -> str:
         return f"{100 * sum(values) / len(values):5.1f}% ({sum(values)}/{len(values)})" if values else "  n/a"
 
-    print(f"\nstyle {args.style or 'default (auto on the local model)'}, {len(rows)} questions")
+    print(f"\nstyle {args.style or 'default (extractive on the local model)'}, {len(rows)} questions")
     for round_, half in ((1, "tune"), (1, "check"), (2, "tune"), (2, "check"), (3, "tune"), (3, "check")):
         for lang in ("en", "ja", None):
             sel = [r for r in rows if (r["round"], r["half"]) == (round_, half) and (lang is None or r["lang"] == lang)]

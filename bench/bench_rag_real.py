@@ -44,31 +44,34 @@ def main() -> None:
     parser.add_argument("--style", default=None, choices=["auto", "generative", "extractive"])
     parser.add_argument("--max-tokens", type=int, default=80)
     parser.add_argument("--quiet", action="store_true", help="only the summary")
+    parser.add_argument(
+        "--ablate",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="switch off a rule of agent_app.retrieval.evidence.RULES",
+    )
     args = parser.parse_args()
     files = [DOCS / name for name in CHAPTERS]
     if not all(f.is_file() for f in files):
         sys.exit(f"missing {DOCS}: install the documents first (apt-get install debian-reference-ja)")
     os.environ["AGENT_APP_DATA_DIR"] = tempfile.mkdtemp(prefix="bench-rag-real-")
 
-    from agent_app.chat.session import ChatSession
+    from bench_rag_answers import rag_session
+
     from agent_app.config import load_settings
-    from agent_app.retrieval import get_retriever, ingest
+    from agent_app.retrieval import evidence, get_retriever, ingest
+
+    for rule in args.ablate:
+        if rule not in evidence.RULES:
+            sys.exit(f"unknown rule {rule!r}: one of {', '.join(evidence.RULES)}")
+        evidence.RULES[rule] = False
 
     settings = load_settings(environ={}, overrides={"model": "local"})
     started = time.perf_counter()
     report = ingest(files, settings=settings.retrieval)
     print(f"ingested {report.total_files} files, {report.total_chunks} chunks in {time.perf_counter() - started:.0f} s")
-    template = "rag"
-    if args.style:
-        folder = Path(tempfile.mkdtemp())
-        text = (ROOT / "agent_app" / "prompts" / "rag.yaml").read_text(encoding="utf-8")
-        (folder / "rag-bench.yaml").write_text(
-            text.replace("kind: retrieval", f"kind: retrieval\n  answer_style: {args.style}")
-        )
-        settings.templates.template_dirs.insert(0, folder)
-        template = "rag-bench"
-    session = ChatSession(settings, template=template)
-    session.set_params({"max_tokens": args.max_tokens, "temperature": 0})
+    session = rag_session(settings, args.style, args.max_tokens)
     session.reply("warm up")  # loads the model and the embeddings; not measured
     retriever = get_retriever(settings=settings.retrieval)
     cases = yaml.safe_load(QUESTIONS.read_text(encoding="utf-8"))["questions"]
@@ -87,6 +90,7 @@ def main() -> None:
             print(
                 f"{case['split']:5} {case['lang']} {case['id']} {mark} {seconds:4.1f}s "
                 f"{turn.details.get('answer_source', '-'):9} retrieved={r.get('retrieved', '-')!s:5} "
+                f"score={turn.details.get('evidence_score', '-')!s:5} {turn.details.get('absent_terms', '')} "
                 f"{case['question']}\n      -> {turn.text[:160]!r}"
             )
     summarise(rows, args)
@@ -116,7 +120,8 @@ def summarise(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     def pct(values: list[bool]) -> str:
         return f"{100 * sum(values) / len(values):5.1f}% ({sum(values)}/{len(values)})" if values else "  n/a      "
 
-    print(f"\nstyle {args.style or 'default (auto on the local model)'}, {len(rows)} questions")
+    ablated = f", without {', '.join(args.ablate)}" if args.ablate else ""
+    print(f"\nstyle {args.style or 'default (extractive on the local model)'}{ablated}, {len(rows)} questions")
     for split in ("tune", "check"):
         for lang in ("ja", "en", None):
             sel = [r for r in rows if r["split"] == split and (lang is None or r["lang"] == lang)]

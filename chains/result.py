@@ -41,6 +41,11 @@ class ChainResult:
     (the passages' own sentences) or "not found"."""
     match_score: float | None = None
     """How much of the question the best passage sentence covers (0-1), for quoted answers."""
+    evidence_score: float | None = None
+    """Where the best retrieved passage's score stands between an unrelated question's (0) and a
+    sentence of the documents' own (1), on this collection (see agent_app.retrieval.evidence)."""
+    absent_terms: list[str] | None = None
+    """Name-like terms of the question that no document of the collection holds."""
 
     def __str__(self) -> str:
         return self.text

@@ -100,17 +100,24 @@ def test_agent_in_ask_and_chat_with_a_scripted_model(tmp_path, docs):
 
 
 @pytest.mark.real_model
-def test_rag_smoke_on_the_real_local_model(docs, local_chat_model):
+def test_rag_smoke_on_the_real_local_model(docs, local_chat_model, tmp_path):
+    """The rag template's prompt reaches the real local model (`auto`: the bundled model's
+    default, `extractive`, makes no model call)."""
     from langchain_core.callbacks import BaseCallbackHandler
 
     from agent_app.chat.session import ChatSession
     from agent_app.config import load_settings
     from agent_app.models.handle import ModelHandle
+    from agent_app.paths import shipped
     from agent_app.retrieval import ingest
 
-    settings = load_settings(overrides={"model": "local"})
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    rag = (shipped("prompts") / "rag.yaml").read_text(encoding="utf-8")
+    (folder / "rag-auto.yaml").write_text(rag.replace("kind: retrieval", "kind: retrieval\n  answer_style: auto"))
+    settings = load_settings(overrides={"model": "local", "templates": {"template_dirs": [str(folder)]}})
     ingest([docs], settings=settings.retrieval)
-    session = ChatSession(settings, template="rag", models=ModelHandle.given(local_chat_model, "local"))
+    session = ChatSession(settings, template="rag-auto", models=ModelHandle.given(local_chat_model, "local"))
     session.set_params({"max_tokens": 32, "temperature": 0})
     sent: list[str] = []
 

@@ -159,8 +159,11 @@ def _ingest_locked(
     vectors = _embed(texts, embeddings, lambda n: notify(IngestProgress("embedding", total, total, n, chunks_total)))
     _store(coll, pending, vectors, report)
 
-    if report.changed or note:
+    if report.changed or note or coll.manifest.calibration is None:
+        from agent_app.retrieval.evidence import measure_calibration
+
         notify(IngestProgress("saving", total, total, chunks_total, chunks_total))
+        coll.manifest.calibration = measure_calibration(coll)  # the documents changed: so does "unrelated"
         coll.save()
     report.total_files = len(coll.files)
     report.total_chunks = coll.chunk_count

@@ -105,6 +105,10 @@ class KeywordIndex:
         doc_len = np.array(bm25.doc_len, dtype=np.float64)
         self._length_norm = bm25.k1 * (1 - bm25.b + bm25.b * doc_len / bm25.avgdl)
 
+    def vocabulary(self) -> Any:
+        """Every token some chunk holds (a set-like view)."""
+        return self._postings.keys()
+
     def scores(self, query: str) -> Any:
         """BM25 score of every position (a numpy array), as rank-bm25's get_scores computes it."""
         import numpy as np

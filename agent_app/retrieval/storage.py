@@ -254,6 +254,19 @@ class FileRecord(BaseModel):
     ingested_at: str = Field(default_factory=now)
 
 
+class Calibration(BaseModel):
+    """How questions score on this collection, measured at ingest (see
+    `agent_app.retrieval.evidence`): an unrelated question's best cosine, per language, and a
+    sentence of the documents' own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unrelated: float
+    related: float
+    by_language: dict[str, float] = Field(default_factory=dict)  # "en", "ja" -> unrelated
+    language: str = ""  # the documents' main language ("ja" when a fifth of the text is Japanese)
+
+
 class Manifest(BaseModel):
     """Everything about a collection except the vectors and chunk texts."""
 
@@ -268,6 +281,7 @@ class Manifest(BaseModel):
     created_at: str = Field(default_factory=now)
     updated_at: str = Field(default_factory=now)
     files: dict[str, FileRecord] = Field(default_factory=dict)  # absolute path -> record
+    calibration: Calibration | None = None  # None: ingested before it was measured
 
     @property
     def chunk_count(self) -> int:

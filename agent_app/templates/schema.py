@@ -316,8 +316,8 @@ class RetrievalChain(BaseModel):
         None,
         description="generative: the model answers, a missing citation is added; extractive: the "
         "passages' best sentences, quoted with [n], no model call; auto: generate, and quote "
-        "instead when the answer is not supported by the passages. Default: auto on the local "
-        "model, generative elsewhere",
+        "instead when the answer is not supported by the passages. Default: extractive on the "
+        "local model, generative elsewhere",
     )
     unsupported_answer: str = Field(
         "Your documents do not seem to contain this.",
