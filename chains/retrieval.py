@@ -159,14 +159,15 @@ def _quoted(evidence: Any, raw: str | None = None) -> ChainResult:
 
 
 def _not_found(documents: list[Any], options: RetrievalChain, evidence: Any, raw: str | None = None) -> ChainResult:
-    """ "Not in your documents", with what was closest: the passage and its best two units."""
+    """ "Not in your documents", with what was closest: the passage of the best unit and the
+    two best units, so the user sees what was found without asking for /sources."""
     from agent_app.retrieval import sources_from_documents
 
-    closest = sources_from_documents(documents)[0]
-    text = f"{options.unsupported_answer} The closest passage is [1] {closest.label}"
-    near = [unit for unit, _ in evidence.quotes if unit.index == 1][:2] or [unit for unit, _ in evidence.quotes][:2]
-    if near:
-        text += ": " + " ".join(f"“{unit.text}” [{unit.index}]" for unit in near)
+    sources = sources_from_documents(documents)
+    closest = evidence.quotes[0][0].index if evidence.quotes else 1
+    text = f"{options.unsupported_answer} The closest passage is [{closest}] {sources[closest - 1].label}"
+    if evidence.quotes:
+        text += ": " + " ".join(f"“{unit.text}” [{unit.index}]" for unit, _ in evidence.quotes)
     text += f". {TRY_NEXT}"
     return ChainResult(text, kind="retrieval", answer_source="not found", raw=raw, **evidence.details())
 

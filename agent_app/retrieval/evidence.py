@@ -177,8 +177,13 @@ def find_evidence(question: str, documents: Sequence[Any], collection: Collectio
     vectors = np.asarray(embeddings.embed_documents([u.text for u in units]), dtype=np.float32)
     cosines = vectors @ query
     scores = cosines + (KEYWORD_WEIGHT * keyword_shares(question, units) if RULES["keyword_fusion"] else 0)
-    order = np.argsort(-scores, kind="stable")
-    evidence = Evidence(quotes=[(units[int(i)], float(scores[int(i)])) for i in order[:2]])
+    order = [int(i) for i in np.argsort(-scores, kind="stable")]
+    best = units[order[0]]
+    # The runner-up, unless it repeats the best (a fragment joined to the line before it holds
+    # that line again): "“X” [1] “X 注記” [1]" was quoted in use.
+    second = next((i for i in order[1:] if best.text not in units[i].text and units[i].text not in best.text), None)
+    picked = [order[0]] if second is None else [order[0], second]
+    evidence = Evidence(quotes=[(units[i], float(scores[i])) for i in picked])
     similarity = max(float(d.metadata.get("similarity", 0.0)) for d in documents)
     stored = calibration(collection)
     unrelated = stored.by_language.get(language(question), stored.unrelated)

@@ -4,6 +4,7 @@ refusal that shows what was closest, and a capable model's answer passed through
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -98,8 +99,10 @@ def test_answers_lead_with_their_source_and_refusals_show_what_was_closest(tmp_p
     session.start_conversation()
     turn = session.reply("How much does the 2024 season pass of the summit huts cost?")
     assert turn.details["answer_source"] == "not found"
-    assert turn.text.startswith("Your documents do not seem to contain this. The closest passage is [1]")
-    assert turn.text.count("“") >= 1 and "search" in turn.text  # the closest sentences, and what to try
+    closest = re.match(r"Your documents do not seem to contain this\. The closest passage is \[(\d)\] ", turn.text)
+    assert closest is not None, turn.text
+    # The closest units, the first from the passage named, and what to try.
+    assert f"” [{closest.group(1)}]" in turn.text.split("“", 2)[1] and "search" in turn.text
 
 
 @pytest.mark.usefixtures("embeddings")
@@ -116,3 +119,21 @@ def test_a_capable_models_paraphrase_passes_through_generative(tmp_path: Path, q
     turn = _session(tmp_path, "generative", [reply]).reply(question)
     # Word for word, with the citation of the passage it rests on added: no rule replaced it.
     assert turn.text.startswith(reply) and turn.text[len(reply) :].strip() in {"[1]", "[2]"}
+
+
+@pytest.mark.usefixtures("embeddings")
+def test_a_quote_is_not_repeated_by_a_fragment_joined_to_it(tmp_path: Path):
+    # "注記" (a note's label) is a fragment: as a unit it is the line before it plus itself, and
+    # must not be quoted beside that line again.
+    (tmp_path / "locale.txt").write_text(
+        'The system wide default locale value is set in "/etc/default/locale".\n注記\n'
+        "The locales-all package comes with all locale data pre-compiled.\n",
+        encoding="utf-8",
+    )
+    ingest([tmp_path / "locale.txt"])
+    collection = open_collection()
+    question = "Which file sets the system-wide default locale?"
+    evidence = find_evidence(question, collection.search(question, k=1), collection)
+    texts = [unit.text for unit, _ in evidence.quotes]
+    assert texts[0].startswith("The system wide default locale") and len(texts) == 2
+    assert not any(a != b and (a in b or b in a) for a in texts for b in texts)
