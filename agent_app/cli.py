@@ -218,7 +218,11 @@ def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
     search = sub("search", "print the passages a query retrieves, with their scores (no chat model)", run_search)
     search.add_argument("query", nargs="+", help="what to look for")
     search.add_argument(
-        "-k", type=_passages, default=None, metavar="N", help="how many passages, 1-100 (default: retrieval.k)"
+        "-k",
+        type=_passages,
+        default=None,
+        metavar="N",
+        help=f"how many passages, 1-{MAX_PASSAGES} (default: retrieval.k)",
     )
     search.add_argument("--json", action="store_true", help="print the passages and scores as JSON")
     models = sub("models", "list the models --model can choose on this machine", run_models)

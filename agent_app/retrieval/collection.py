@@ -8,7 +8,6 @@ manifest and the FAISS files but loads the embedding model only when a question 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -292,12 +291,9 @@ def _corrupt(name: str, why: str) -> IndexCorruptError:
 
 
 def drop_collection(name: str) -> bool:
-    """Delete a collection and its files; False if it did not exist."""
-    folder = storage.collection_dir(name)
-    if not folder.exists():
-        return False
-    shutil.rmtree(folder)
-    return True
+    """Delete a collection and its files; False if it did not exist. (The same as `collections
+    remove`: it waits for a running writer and removes the folder in one atomic rename.)"""
+    return storage.delete_collection(name)
 
 
 class FileInfo(BaseModel):
