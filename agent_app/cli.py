@@ -46,6 +46,7 @@ SUBCOMMAND_OPTIONS: dict[str, frozenset[str]] = {
     "sessions": frozenset(["config"]),
     "logs": frozenset(["config"]),
     "completion": frozenset(),
+    "serve": frozenset(["model", "base_url", "threads", "dtype", "yes", "verbose", "config"]),
 }
 
 
@@ -209,6 +210,15 @@ def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
     ask = sub("ask", "print one answer (question as arguments or on stdin)", run_ask)
     ask.add_argument("question", nargs="*", help="the question; read from stdin when omitted")
     ask.add_argument("--json", action="store_true", help="print answer, model, token usage and timings as JSON")
+    ask.add_argument(
+        "--server",
+        metavar="URL",
+        help="ask a running `serve` (or any OpenAI-compatible server) instead of loading a model; "
+        "the key from OPENAI_API_KEY (config: serve.url)",
+    )
+    serve = sub("serve", "serve the model, templates, agent and collections: OpenAI API and web page", run_serve)
+    serve.add_argument("--host", help="address to bind (default serve.host: 127.0.0.1; others need API keys)")
+    serve.add_argument("--port", type=_port, help="port to bind (default serve.port: 8000; 0 picks a free one)")
     ingest = sub("ingest", "add files and folders to a document collection (for --template rag)", run_ingest)
     ingest.add_argument("paths", nargs="+", metavar="PATH", help=".txt .md .pdf .html .csv .json files or folders")
     ingest.add_argument("--include", action="append", metavar="GLOB", help="only files matching (repeatable)")
@@ -267,6 +277,16 @@ def _count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text} is negative: give a count of 0 or more")
     return min(value, sys.maxsize)  # more than there can be means all of them
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port: give 0-65535")
+    return value
 
 
 MAX_PASSAGES = 50  # retrieval.k's own limit
@@ -436,6 +456,9 @@ def run_ask(args: argparse.Namespace) -> int:
     if not question:
         raise ConfigError('no question given: python main.py ask "your question" (or pipe it on stdin)')
     settings = _settings(args)
+    server = args.server or settings.serve.url
+    if server:
+        return _ask_server(args, settings, server, question)
     err = _console(stderr=True)
     session = _session(args, settings, console=err, progress=lambda msg: err.print(f"[dim]{msg}[/dim]"))
     started = time.perf_counter()
@@ -465,6 +488,77 @@ def run_ask(args: argparse.Namespace) -> int:
         session.close()
         if session.monitoring:
             session.monitoring.close()
+    return 0
+
+
+def _ask_server(args: argparse.Namespace, settings, server: str, question: str) -> int:
+    """`ask --server`: the question to a running server; the answer streamed as `ask` prints it."""
+    import json
+
+    from agent_app.models.params import GenerationParams, parse_assignments
+    from agent_app.serve import client
+
+    if args.agent:
+        model = "agent"
+    elif args.template and args.template == "rag" and args.collection:
+        model = f"rag:{args.collection}"
+    elif args.template:
+        model = f"template:{args.template}"
+    else:
+        model = "chat"
+    params = GenerationParams().merged(parse_assignments(args.param)) if args.param else GenerationParams()
+    body = params.model_dump(exclude_none=True, include={"temperature", "top_p", "max_tokens", "stop", "seed"})
+
+    def show(text: str) -> None:
+        if not args.json:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+    def step(event: dict) -> None:
+        if not args.json:
+            shown = (
+                f"  → {event.get('tool')}({event.get('input')})"
+                if event.get("type") == "tool_call"
+                else (f"  ← {' '.join(str(event.get('text', '')).split())[:160]}")
+            )
+            print(shown, file=sys.stderr)
+
+    result = client.ask(
+        server,
+        question,
+        system=args.system,
+        model=model,
+        params=body,
+        on_text=show,
+        on_step=step,
+        timeout_s=settings.request_timeout,
+    )
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.write("\n")
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from agent_app.models.handle import ModelHandle
+    from agent_app.serve.api import check_binding, run
+
+    settings = _settings(args)
+    host = args.host or settings.serve.host
+    port = settings.serve.port if args.port is None else args.port
+    check_binding(settings, host)  # before minutes of loading
+    err = _console(stderr=True)
+    models = ModelHandle(settings, progress=lambda msg: err.print(f"[dim]{msg}[/dim]"))
+    models.model  # noqa: B018 - warm before the first request, not during it
+
+    def ready(url: str) -> None:
+        err.print(
+            f"Serving {models.label} on {url}  (web page: {url}/, OpenAI API: {url}/v1; Ctrl-C stops)",
+            highlight=False,
+        )
+
+    run(settings, models, host=host, port=port, on_ready=ready)
     return 0
 
 

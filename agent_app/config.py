@@ -4,7 +4,7 @@ winning, validated once by pydantic.
 - File: `config.yaml` in the config folder (see `agent_app.paths`), or `--config PATH`.
 - Environment: `AGENT_APP_<FIELD>` and `AGENT_APP_<SECTION>__<FIELD>` (for example
   `AGENT_APP_MODEL=local`, `AGENT_APP_PARAMS__TEMPERATURE=0.2`), plus the standard
-  `OPENAI_API_KEY`, `OPENAI_BASE_URL` and `OLLAMA_HOST`.
+  `OPENAI_API_KEY`, `OPENAI_BASE_URL` and `OLLAMA_HOST`, and `AGENT_APP_SERVE_KEYS` (comma-separated).
 - Flags: whatever the CLI passes as `overrides`.
 """
 
@@ -23,6 +23,7 @@ from agent_app.memory.settings import MemorySettings
 from agent_app.models.settings import ModelSettings
 from agent_app.monitoring.settings import LoggingSettings
 from agent_app.retrieval.settings import RetrievalSettings
+from agent_app.serve.settings import ServeSettings
 from agent_app.templates.settings import TemplateSettings
 from tools.settings import ToolsSettings
 
@@ -44,12 +45,15 @@ class Settings(ModelSettings):
     tools: ToolsSettings = Field(default_factory=ToolsSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
 
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict safe to print or log (secrets hidden)."""
         data = self.model_dump(mode="json", exclude_none=True)
         if self.openai_api_key is not None:
             data["openai_api_key"] = "***"
+        if self.serve.api_keys:
+            data["serve"]["api_keys"] = ["***"] * len(self.serve.api_keys)
         return data
 
 
@@ -114,6 +118,9 @@ def _from_environ(environ: dict[str, str]) -> dict[str, Any]:
         out["base_url"] = environ["OPENAI_BASE_URL"]
     if environ.get("OLLAMA_HOST"):
         out["ollama_host"] = environ["OLLAMA_HOST"]
+    if environ.get("AGENT_APP_SERVE_KEYS"):
+        keys = [key.strip() for key in environ["AGENT_APP_SERVE_KEYS"].split(",") if key.strip()]
+        out["serve"] = {"api_keys": keys}
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or name[len(ENV_PREFIX) :] in _NOT_SETTINGS:
             continue

@@ -93,6 +93,8 @@ class ChatSession:
         """Called with what a multi-call chain is doing ("sample 3/5"): the REPL's spinner."""
         self.notices: list[str] = []
         """One-line warnings produced outside a turn's stream (broken template edit, ...)."""
+        self.extra_callbacks: list[BaseCallbackHandler] = []
+        """Handlers the owner adds to every turn (the server's: stop a turn whose client left)."""
         self.ask_approval: Asker | None = None
         """Asks the user about a tool call under `ask` (set by the chat on a terminal); None
         refuses such calls, unless `tools.assume_yes` (--yes)."""
@@ -343,7 +345,7 @@ class ChatSession:
         self.stats.begin_turn()
         handlers: list[BaseCallbackHandler] = [TurnWatcher(turn, self.on_progress)]
         handlers += self.monitoring.callbacks if self.monitoring else [self.stats]
-        return handlers
+        return handlers + self.extra_callbacks
 
     def stream_reply(self, user_input: str) -> Generator[Any, None, None]:
         """Stream the answer to `user_input`, committing both messages to the conversation.
