@@ -118,6 +118,8 @@ def test_the_installed_wheel_carries_its_templates_and_price_table(installed: Pa
         "print(BUNDLED_CHAT_TEMPLATE.is_file(), BUNDLED_CHAT_TEMPLATE)\n"
         "print(len(load_react_template().examples))\n"
         "print(len(load_prices().per_million) > 0)\n"
+        "from importlib import resources\n"
+        "print('<form id=\"form\">' in resources.files('agent_app.serve').joinpath('page.html').read_text())\n"
         "unmet = [str(r) for r in map(Requirement, md.requires('agent-app'))\n"
         "         if not r.specifier.contains(md.version(r.name))]\n"
         "print(unmet)\n"
@@ -126,11 +128,12 @@ def test_the_installed_wheel_carries_its_templates_and_price_table(installed: Pa
         [installed / "python", "-c", check], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
-    where, chat_template, examples, prices, unmet = result.stdout.splitlines()
+    where, chat_template, examples, prices, page, unmet = result.stdout.splitlines()
     assert where.startswith(str(installed.parent)) and where.endswith("agent_app/prompts/agents")
     assert chat_template.startswith(f"True {installed.parent}")  # the llama.cpp tools template
     assert int(examples) > 0
     assert prices == "True"
+    assert page == "True"  # serve's web page
     assert unmet == "[]"  # every declared range is met by the pinned set
 
 
