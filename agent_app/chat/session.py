@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from agent_app.config import Settings
     from agent_app.memory.store import Conversation, ConversationStore
     from agent_app.monitoring.setup import Monitoring
-    from agent_app.templates import Template
+    from agent_app.templates import Template, TemplateRegistry
     from tools.approval import ApprovalGate, Asker
     from tools.mcp import McpServers
 
@@ -58,16 +58,18 @@ class ChatSession:
         monitoring: Monitoring | None = None,
         collection: str | None = None,
         progress: Callable[[str], None] | None = None,
+        templates: TemplateRegistry | None = None,
     ) -> None:
         """`models`: the chat model's handle (default: the one the settings choose, built on
-        first use); pass `ModelHandle.given(model, "fake")` to use a ready model."""
+        first use); pass `ModelHandle.given(model, "fake")` to use a ready model. `templates`: a
+        registry to share (the server's), else one from the settings."""
         from agent_app.templates import TemplateRegistry
 
         self.settings = settings
         self.models = models or ModelHandle(settings, progress=progress)
         self.params = params or GenerationParams()
         """Parameters the user set (--param, /params): they win over the template's."""
-        self.templates = TemplateRegistry.from_settings(settings.templates)
+        self.templates = templates or TemplateRegistry.from_settings(settings.templates)
         self.template_name = template or settings.templates.default_template
         self.variables: dict[str, str] = {**settings.templates.vars, **(variables or {})}
         self.system_prompt = system_prompt

@@ -96,9 +96,13 @@ class Engine:
     """The warm model and what every request shares: the store, the queue, the limits."""
 
     def __init__(self, settings: Settings, models: ModelHandle, store: ConversationStore | None) -> None:
+        from agent_app.templates import TemplateRegistry
+
         self.settings = settings
         self.models = models
         self.store = store
+        self.templates = TemplateRegistry.from_settings(settings.templates)
+        """One registry for every request: it keeps parsed templates until their file changes."""
         self.queued = not models.spec.provider.startswith("openai")
         """Whether requests take turns: a local (or scripted) model runs one generation at a
         time; a remote one takes concurrent requests."""
@@ -305,7 +309,7 @@ def prepare(engine: Engine, chat: ChatRequest) -> Turn:
 
     settings = engine.settings
     try:
-        way = catalog.find_way(settings, chat.model)
+        way = catalog.find_way(settings, chat.model, engine.templates)
     except catalog.UnknownModelError as exc:
         raise ApiError(404, str(exc), code="model_not_found") from None
     last = chat.messages[-1]
@@ -327,7 +331,9 @@ def prepare(engine: Engine, chat: ChatRequest) -> Turn:
         if m.role in ("user", "assistant") and m.text
     ]
     store = engine.store if chat.store else None
-    session = catalog.session_for(settings, way, engine.models, params, system=system, history=history, store=store)
+    session = catalog.session_for(
+        settings, way, engine.models, params, system=system, history=history, store=store, templates=engine.templates
+    )
     turn = Turn(session, last.text)
     conversation = (chat.metadata or {}).get("conversation_id")
     if conversation and store is not None:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from agent_app.memory.store import ConversationStore
     from agent_app.models.handle import ModelHandle
     from agent_app.models.params import GenerationParams
+    from agent_app.templates import TemplateRegistry
 
 PLAIN = "chat"
 AGENT = "agent"
@@ -67,10 +68,26 @@ def ways(settings: Settings) -> list[Way]:
     return found
 
 
-def find_way(settings: Settings, model_id: str) -> Way:
-    for way in ways(settings):
-        if way.id == model_id:
-            return way
+def find_way(settings: Settings, model_id: str, templates: TemplateRegistry) -> Way:
+    """The way `model_id` names, resolved directly (listing every template per request would
+    read them all)."""
+    from agent_app.errors import TemplateError
+    from agent_app.retrieval.storage import collection_names
+
+    if model_id == PLAIN:
+        return Way(PLAIN, "")
+    if model_id == AGENT:
+        return Way(AGENT, "", agent=True)
+    if model_id.startswith(TEMPLATE_PREFIX):
+        name = model_id.removeprefix(TEMPLATE_PREFIX)
+        try:
+            templates.get(name)
+        except TemplateError:
+            pass
+        else:
+            return Way(model_id, "", template=name)
+    if model_id.startswith(RAG_PREFIX) and model_id.removeprefix(RAG_PREFIX) in collection_names():
+        return Way(model_id, "", template=RAG_TEMPLATE, collection=model_id.removeprefix(RAG_PREFIX))
     known = ", ".join(w.id for w in ways(settings))
     raise UnknownModelError(f"unknown model {model_id!r}", hint=f"GET /v1/models lists them: {known}")
 
@@ -84,6 +101,7 @@ def session_for(
     system: str | None,
     history: list[Any],
     store: ConversationStore | None,
+    templates: TemplateRegistry,
 ) -> ChatSession:
     """A ChatSession answering as `way`, on the server's one warm model."""
     from agent_app.chat.session import ChatSession
@@ -96,6 +114,7 @@ def session_for(
         system_prompt=system,
         store=store,
         collection=way.collection,
+        templates=templates,
     )
     session.agent_mode = way.agent
     session.ask_approval = None  # an `ask` tool is refused: no one can be asked
