@@ -455,10 +455,11 @@ def run_ask(args: argparse.Namespace) -> int:
         )
     if not question:
         raise ConfigError('no question given: python main.py ask "your question" (or pipe it on stdin)')
+    if args.server:  # no settings to load: a script asking a warm server pays only for HTTP
+        return _ask_server(args, args.server, question)
     settings = _settings(args)
-    server = args.server or settings.serve.url
-    if server:
-        return _ask_server(args, settings, server, question)
+    if settings.serve.url:
+        return _ask_server(args, settings.serve.url, question)
     err = _console(stderr=True)
     session = _session(args, settings, console=err, progress=lambda msg: err.print(f"[dim]{msg}[/dim]"))
     started = time.perf_counter()
@@ -491,7 +492,7 @@ def run_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ask_server(args: argparse.Namespace, settings, server: str, question: str) -> int:
+def _ask_server(args: argparse.Namespace, server: str, question: str) -> int:
     """`ask --server`: the question to a running server; the answer streamed as `ask` prints it."""
     import json
 
@@ -531,7 +532,6 @@ def _ask_server(args: argparse.Namespace, settings, server: str, question: str) 
         params=body,
         on_text=show,
         on_step=step,
-        timeout_s=settings.request_timeout,
     )
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))

@@ -13,6 +13,10 @@ from typing import Any
 
 from agent_app.errors import AppError, ConfigError
 
+TIMEOUT_S = 300.0
+"""How long the server may stay silent: a request queued behind others on one local model
+waits its turn before its first token."""
+
 
 class ServerError(AppError):
     """The server refused the request or could not be reached."""
@@ -37,7 +41,7 @@ def ask(
     params: dict[str, Any],
     on_text: Callable[[str], None],
     on_step: Callable[[dict[str, Any]], None],
-    timeout_s: float,
+    timeout_s: float = TIMEOUT_S,
 ) -> dict[str, Any]:
     """Stream the answer to `question` from `server`; returns the last chunk's extras (usage,
     sources, finish_reason) with the whole `answer`."""
