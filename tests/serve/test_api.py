@@ -94,6 +94,11 @@ def test_the_app_itself_as_a_client(served) -> None:
     assert result.out.strip() == "You said: Through the server?"
     data = json.loads(run_cli("ask", "--server", f"{url}/v1", "--json", "As JSON").out)
     assert data["answer"] == "You said: As JSON" and data["usage"]["completion_tokens"] == 4
+    # the app's own OpenAI provider, pointed at it like at any compatible server
+    other = run_cli("ask", "--model", "openai/template:concise", "--base-url", f"{url}/v1", "Via ChatOpenAI")
+    assert other.code == 0 and other.out.strip() == "You said: Via ChatOpenAI"
+    down = run_cli("ask", "--server", "http://127.0.0.1:9", "Anyone there?")
+    assert down.code == 1 and "cannot reach" in down.err and "Traceback" not in down.err
 
 
 def test_rag_answers_carry_their_sources(tmp_path, embeddings) -> None:
