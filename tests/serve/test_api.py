@@ -132,6 +132,17 @@ def test_agent_steps_stream_as_events(served) -> None:
     assert events[-1]["steps"][0]["tool"] == "calculator"
 
 
+def test_a_tool_that_asks_for_approval_is_refused_in_the_server() -> None:
+    config = settings(tools={"approval": {"calculator": "ask"}})
+    model = ScriptedChatModel(
+        replies=["Thought: I multiply.\nAction: calculator\nAction Input: 6*7", "Final Answer: I could not compute it."]
+    )
+    with running_server(config, model) as url:
+        events = sse_events(url, {"model": "agent", "messages": [{"role": "user", "content": "What is 6*7?"}]})
+    observation = next(e["agent_step"] for e in events if e.get("agent_step", {}).get("type") == "observation")
+    assert "refused" in observation["text"] and "42" not in observation["text"]
+
+
 def sse_events(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
     events = []
     request = {**body, "stream": True}
