@@ -35,7 +35,7 @@ def complete(line: str, tmp_path: Path) -> list[str]:
 
 
 def test_commands_and_each_commands_own_options_complete(tmp_path: Path):
-    assert complete("main.py se", tmp_path) == ["search", "sessions"]
+    assert sorted(complete("main.py se", tmp_path)) == ["search", "serve", "sessions"]
     logs = complete("main.py logs --", tmp_path)
     assert "--follow" in logs and "--tail" in logs
     assert "--template" not in logs and "--model" not in logs  # not options of `logs`
