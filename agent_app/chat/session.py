@@ -264,8 +264,10 @@ class ChatSession:
         if self.store is not None and self.conversation is None:
             self.conversation = self.store.create(model=self.model_label, template=self.template_name)
 
-    def resume(self, ref: str) -> Conversation:
-        """Restore a stored conversation: messages, template and model choice."""
+    def resume(self, ref: str, *, adopt_choices: bool = True) -> Conversation:
+        """Restore a stored conversation: messages, and (`adopt_choices`) its template and model
+        choice. The server passes False: its request names the way of answering, and its one
+        model is shared by every client."""
         if self.store is None:
             from agent_app.errors import ConfigError
 
@@ -273,12 +275,12 @@ class ChatSession:
         self.save_unsaved(now=True)
         conversation = self.store.get(ref)
         messages = self.store.messages(conversation.id)
-        if conversation.template and conversation.template != self.template_name:
+        if adopt_choices and conversation.template and conversation.template != self.template_name:
             try:
                 self.use_template(conversation.template)
             except TemplateError as exc:
                 self.notices.append(f"kept template {self.template_name}: {exc}")
-        if conversation.model and conversation.model != self.model_label:
+        if adopt_choices and conversation.model and conversation.model != self.model_label:
             try:
                 self.models.choose(parse_model_spec(conversation.model))
             except AppError as exc:  # a stored choice that no longer parses

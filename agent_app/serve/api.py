@@ -338,7 +338,7 @@ def prepare(engine: Engine, chat: ChatRequest) -> Turn:
     conversation = (chat.metadata or {}).get("conversation_id")
     if conversation and store is not None:
         try:
-            turn.conversation_id = session.resume(conversation).id
+            turn.conversation_id = session.resume(conversation, adopt_choices=False).id
         except AppError as exc:
             raise ApiError(404, str(exc), code="conversation_not_found") from None
     return turn

@@ -324,6 +324,18 @@ def test_stored_conversations_continue_and_show_in_sessions() -> None:
         )
         assert second.status_code == 200
         assert [m.text for m in model.calls[-1][-3:]] == ["Remember kiwi.", "You said: Remember kiwi.", "What fruit?"]
+        # the request's model decides how the next answer is made, not the stored conversation's
+        third = httpx.post(
+            f"{url}/v1/chat/completions",
+            json={
+                "model": "template:concise",
+                "store": True,
+                "metadata": {"conversation_id": conversation},
+                "messages": [{"role": "user", "content": "Shorter?"}],
+            },
+        )
+        assert third.status_code == 200 and third.json()["choices"][0]["message"]["content"] == "You said: Shorter?"
+        assert "one or two short sentences" in model.calls[-1][0].text  # concise's system prompt
         missing = httpx.post(
             f"{url}/v1/chat/completions",
             json={
