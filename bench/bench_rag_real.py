@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--split", default="all", choices=["tune", "check", "all"])
     parser.add_argument("--style", default=None, choices=["auto", "generative", "extractive"])
     parser.add_argument("--max-tokens", type=int, default=80)
+    parser.add_argument("--chunk-size", type=int, default=None, help="retrieval.chunk_size (default: the setting)")
     parser.add_argument("--quiet", action="store_true", help="only the summary")
     parser.add_argument(
         "--ablate",
@@ -78,6 +79,8 @@ def main() -> None:
     for number in rounds:
         settings = load_settings(environ={}, overrides={"model": "local"})
         settings.retrieval.default_collection = f"round{number}"
+        if args.chunk_size:
+            settings.retrieval.chunk_size = args.chunk_size
         started = time.perf_counter()
         report = ingest([DOCS / name for name in CHAPTERS[number]], settings=settings.retrieval)
         print(
@@ -138,7 +141,8 @@ def summarise(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         return f"{100 * sum(values) / len(values):5.1f}% ({sum(values)}/{len(values)})" if values else "  n/a      "
 
     ablated = f", without {', '.join(args.ablate)}" if args.ablate else ""
-    print(f"\nstyle {args.style or 'default (extractive on the local model)'}{ablated}, {len(rows)} questions")
+    chunks = f", chunk_size {args.chunk_size}" if args.chunk_size else ""
+    print(f"\nstyle {args.style or 'default (extractive on the local model)'}{ablated}{chunks}, {len(rows)} questions")
     for part in dict.fromkeys(r["set"] for r in rows):
         for lang in ("ja", "en", None):
             sel = [r for r in rows if r["set"] == part and (lang is None or r["lang"] == lang)]
