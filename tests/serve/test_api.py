@@ -12,14 +12,12 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from langchain_core.messages import AIMessageChunk
-from langchain_core.outputs import ChatGenerationChunk
 
 from agent_app.config import load_settings
 from agent_app.memory.store import ConversationStore
 from agent_app.models.fake import ScriptedChatModel
 from tests.support.cli import run_cli
-from tests.support.serve_helpers import running_server
+from tests.support.serve_helpers import gated_model, running_server
 
 
 def settings(**overrides: Any):
@@ -223,31 +221,6 @@ def test_binding_beyond_loopback_needs_keys() -> None:
 
 
 # -- one model, taking turns; a client that leaves stops its generation ---------------------------
-class GatedModel(ScriptedChatModel):
-    """Streams its reply word by word, each word after the first only once `gate` is set; notes
-    what happened in `log`."""
-
-    gate: Any = None
-    log: Any = None
-
-    def _stream(self, messages, stop=None, run_manager=None, **kwargs) -> Iterator[ChatGenerationChunk]:
-        reply = self._next_reply(messages, stop, kwargs)
-        words = reply.text.split(" ")
-        self.log.append("start")
-        try:
-            for i, word in enumerate(words):
-                if i:
-                    assert self.gate.wait(30), "gate never opened"
-                self.log.append(word)
-                yield ChatGenerationChunk(message=AIMessageChunk(content=word + (" " if i < len(words) - 1 else "")))
-        finally:
-            self.log.append("end")
-
-
-def gated_model(text: str) -> GatedModel:
-    return GatedModel(replies=[text] * 3, gate=threading.Event(), log=[])
-
-
 def test_a_client_that_disconnects_stops_its_generation() -> None:
     model = gated_model("w1 w2 w3 w4 w5 w6 w7 w8 w9 w10")
     with running_server(settings(), model) as url:

@@ -12,9 +12,8 @@ import pytest
 
 from agent_app.config import load_settings
 from agent_app.memory.store import ConversationStore
-from tests.serve.test_api import GatedModel
 from tests.support.cli import run_cli
-from tests.support.serve_helpers import running_server
+from tests.support.serve_helpers import GatedModel, running_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")

@@ -8,8 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from langchain_core.messages import AIMessageChunk
+from langchain_core.outputs import ChatGenerationChunk
+
 from agent_app.config import Settings
 from agent_app.memory.store import ConversationStore
+from agent_app.models.fake import ScriptedChatModel
 from agent_app.models.handle import ModelHandle
 
 
@@ -44,3 +48,28 @@ def running_server(
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+class GatedModel(ScriptedChatModel):
+    """Streams its reply word by word, each word after the first only once `gate` is set; notes
+    what happened in `log`."""
+
+    gate: Any = None
+    log: Any = None
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs) -> Iterator[ChatGenerationChunk]:
+        reply = self._next_reply(messages, stop, kwargs)
+        words = reply.text.split(" ")
+        self.log.append("start")
+        try:
+            for i, word in enumerate(words):
+                if i:
+                    assert self.gate.wait(30), "gate never opened"
+                self.log.append(word)
+                yield ChatGenerationChunk(message=AIMessageChunk(content=word + (" " if i < len(words) - 1 else "")))
+        finally:
+            self.log.append("end")
+
+
+def gated_model(text: str) -> GatedModel:
+    return GatedModel(replies=[text] * 3, gate=threading.Event(), log=[])
