@@ -81,7 +81,7 @@ class _ProgressLines:
             self.console.print(f"ingest: {WAITING}", highlight=False)
             return
         if p.stage == "embedding":
-            done = f"{p.chunks_done}/{p.chunks_total} chunks"
+            done = f"{p.chunks_done}/{p.chunks_total} chunks, {p.files_done}/{p.files_total} files read"
         else:
             done = f"{p.files_done}/{p.files_total} files, {p.chunks_total} chunks"
         self.console.print(f"ingest: {p.stage} {done} ({now - self._started:.0f} s)", highlight=False)

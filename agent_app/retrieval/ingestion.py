@@ -1,19 +1,22 @@
 """Ingesting files into a collection: find, read, split, embed, store; incrementally.
 
 Unchanged files (same SHA-256) are skipped, changed files replace their chunks, and files
-that disappeared from an ingested folder are dropped. All files are read and split first, then
-their chunks are embedded together (small files alone would make tiny, slow batches). The
-collection on disk changes only at the end, in one atomic swap.
+that disappeared from an ingested folder are dropped. Files are read and split on a thread of
+their own, a few files ahead, while the chunks read before are embedded; chunks are embedded in
+windows of several files (small files alone would make tiny, slow batches), and each window's
+files are stored in the collection in memory when it is done, so memory holds one window of
+text (or one big file), not the whole ingest. The collection on disk changes only at the end,
+in one atomic swap: an interrupted ingest leaves the previous version in place.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -37,6 +40,8 @@ if TYPE_CHECKING:
 
 EMBED_BATCH = 64  # chunks per embedding call: the models' own batch size, so progress moves and
 # Ctrl-C is not kept waiting for a long call (512 took 50-60 s on a busy machine)
+WINDOW_CHUNKS = 1024  # chunks embedded together, longest first (less padding than file by file)
+READ_AHEAD = 8  # files read and split ahead of the embedding
 
 
 @dataclass(frozen=True)
@@ -143,21 +148,34 @@ def _ingest_locked(
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in report.skipped) or "no paths given"
         raise NothingToIngestError(f"nothing to ingest ({reasons})")
 
-    pending: list[_Pending] = []
     total = len(found.files)
-    chunks_total = 0
     max_bytes = int(settings.max_file_mb * 1024 * 1024)
-    for done, file in enumerate(found.files, start=1):
-        item = _read_file(file, str(file), coll, settings, max_bytes, report)
-        if item is not None:
-            pending.append(item)
-            chunks_total += len(item.chunks)
-        notify(IngestProgress("reading", done, total, 0, chunks_total, str(file)))
+    window: list[_Pending] = []
+    files_read = chunks_total = chunks_embedded = 0
 
-    texts = [chunk.embedding_text for item in pending for chunk in item.chunks]
-    notify(IngestProgress("embedding", total, total, 0, chunks_total))
-    vectors = _embed(texts, embeddings, lambda n: notify(IngestProgress("embedding", total, total, n, chunks_total)))
-    _store(coll, pending, vectors, report)
+    def embed_window() -> None:
+        nonlocal chunks_embedded
+        texts = [chunk.embedding_text for item in window for chunk in item.chunks]
+
+        def embedded(n: int) -> None:
+            notify(IngestProgress("embedding", files_read, total, chunks_embedded + n, chunks_total))
+
+        _store(coll, window, _embed(texts, embeddings, embedded), report)
+        chunks_embedded += len(texts)
+        window.clear()
+
+    def read(file: Path) -> _Pending | None:
+        return _read_file(file, str(file), coll, settings, max_bytes, report)
+
+    for file, item in _read_ahead(found.files, read):
+        files_read += 1
+        if item is not None:
+            window.append(item)
+            chunks_total += len(item.chunks)
+        notify(IngestProgress("reading", files_read, total, chunks_embedded, chunks_total, str(file)))
+        if chunks_total - chunks_embedded >= WINDOW_CHUNKS:
+            embed_window()
+    embed_window()
 
     if report.changed or note or coll.manifest.calibration is None:
         from agent_app.retrieval.evidence import measure_calibration
@@ -242,6 +260,50 @@ def _read_file(
         chunk.metadata = {"source": key, "file_name": file.name, **chunk.metadata}
     record = FileRecord(sha256=digest, size=len(data), chunk_ids=ids)
     return _Pending(key, record, chunks, is_update=previous is not None)
+
+
+def _read_ahead(files: list[Path], read: Callable[[Path], _Pending | None]) -> Iterator[tuple[Path, _Pending | None]]:
+    """`(file, read(file))` in order, read on a daemon thread at most READ_AHEAD files ahead, so
+    that reading and splitting the next files overlaps embedding the last ones. The reader's
+    failure is raised here; if the consumer stops (Ctrl-C, an error), the reader stops too."""
+    import queue
+    import threading
+
+    done = object()
+    ahead: queue.Queue[Any] = queue.Queue(maxsize=READ_AHEAD)
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            for file in files:
+                item = (file, read(file))
+                while not stop.is_set():
+                    try:
+                        ahead.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ahead.put(done)
+        except BaseException as exc:  # handed to the consumer
+            ahead.put(exc)
+
+    reader = threading.Thread(target=run, name="ingest-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            try:
+                got = ahead.get(timeout=0.1)  # a short wait, so Ctrl-C is handled between waits
+            except queue.Empty:
+                continue
+            if got is done:
+                return
+            if isinstance(got, BaseException):
+                raise got
+            yield got
+    finally:
+        stop.set()
 
 
 def _embed(texts: list[str], embeddings: Embeddings, done: Callable[[int], None]) -> np.ndarray:

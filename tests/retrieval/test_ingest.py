@@ -184,3 +184,49 @@ def test_embedding_slices_are_length_sorted_and_vectors_keep_their_order(monkeyp
     assert calls == [[5, 4], [3, 2], [1]]
     assert vectors.tolist() == [[3.0], [1.0], [5.0], [2.0], [4.0]]
     assert done == [2, 4, 5]
+
+
+def test_files_are_embedded_in_windows_while_later_files_are_read(tmp_path: Path, monkeypatch) -> None:
+    """Reading and embedding interleave (memory holds one window, not the whole ingest), and
+    the collection is the same as one built in a single window."""
+    from agent_app.retrieval import ingestion
+
+    docs = tmp_path / "many"
+    docs.mkdir()
+    for i in range(12):
+        (docs / f"note{i:02d}.txt").write_text(f"Note {i}: the server room {i} is on floor {i % 4}.\n")
+    progress: list = []
+    monkeypatch.setattr(ingestion, "WINDOW_CHUNKS", 3)
+    windowed = ingest([docs], collection="windowed", progress=progress.append)
+    monkeypatch.setattr(ingestion, "WINDOW_CHUNKS", 10_000)
+    whole = ingest([docs], collection="whole")
+
+    stages = [p.stage for p in progress]
+    first_embedding, last_reading = stages.index("embedding"), len(stages) - 1 - stages[::-1].index("reading")
+    assert first_embedding < last_reading  # embedding began before every file was read
+    embedded = [p.chunks_done for p in progress if p.stage == "embedding"]
+    assert embedded == sorted(embedded) and embedded[-1] == windowed.chunks_added == whole.chunks_added == 12
+    a, b = open_collection("windowed"), open_collection("whole")
+    assert sorted(a.files) == sorted(b.files)
+    assert sorted(a.vectors.ids()) == sorted(b.vectors.ids())
+    hit = a.search("floor of server room 7", k=1)[0]
+    assert hit.metadata["file_name"] == "note07.txt"
+
+
+def test_a_failure_while_reading_ahead_stops_the_ingest_and_keeps_the_saved_version(
+    corpus: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from agent_app.retrieval import ingestion
+
+    ingest([corpus / "notes.txt"])
+    real = ingestion._read_file
+
+    def failing(file, *args, **kwargs):
+        if file.name == "guide.md":
+            raise RuntimeError("disk on fire")
+        return real(file, *args, **kwargs)
+
+    monkeypatch.setattr(ingestion, "_read_file", failing)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        ingest([corpus])
+    assert names(list(open_collection().files)) == ["notes.txt"]
