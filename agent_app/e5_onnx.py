@@ -236,6 +236,9 @@ class E5Onnx:
             options.intra_op_num_threads = variant.threads
             options.inter_op_num_threads = 1
             options.log_severity_level = 3
+            # Without ONNX Runtime's memory arena each call frees its activations: the same speed
+            # on ingest-sized calls, and 560 MB instead of 770 MB for the whole process (measured).
+            options.enable_cpu_mem_arena = False
             try:
                 session = ort.InferenceSession(self._graph(variant.arithmetic), options, providers=_PROVIDERS)
             except Exception:  # a damaged cached graph (ONNX Runtime raises its own classes): make it again
@@ -317,6 +320,8 @@ class E5Onnx:
                 out[index] += (len(ids) - 2 or 1) * vector  # windows weighted by their content tokens
             start = end
         self.race.record(variant, tokens, time.perf_counter() - started)
+        if self.race.settled:  # the losers' sessions are made again if the race is run again
+            self._sessions = {v: s for v, s in self._sessions.items() if v == self.race.chosen}
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
 
@@ -366,6 +371,11 @@ class Race:
         self._clock = clock
         self._times: dict[Variant, list[float]] = {}
         self._chosen_at: float | None = None
+
+    @property
+    def settled(self) -> bool:
+        """Whether a trial has chosen (until it is due again)."""
+        return self._chosen_at is not None
 
     def pick(self, tokens: int) -> Variant:
         """The variant to run a batch of `tokens` on."""

@@ -131,3 +131,13 @@ def test_the_default_embeddings_agree_for_small_and_large_calls(embeddings):
     large = np.asarray(embeddings.embed_documents([text, *filler]))[0]
     assert embeddings.bulk_engine is not None
     assert float(small @ large) >= 0.999
+
+
+def test_after_the_race_only_the_chosen_session_is_kept(engines):
+    onnx, _ = engines
+    big = [f"{TEXTS[1]} {TEXTS[0]} {i}" for i in range(60)]
+    assert sum(onnx.token_count(t) for t in big) >= Race.MIN_TOKENS
+    for _ in range(len(onnx.race.variants) * (Race.TRIALS + 1)):
+        onnx.embed(big)
+    assert onnx.race.settled
+    assert list(onnx._sessions) == [onnx.race.chosen]
