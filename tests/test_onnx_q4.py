@@ -241,3 +241,30 @@ def test_q4_reads_on_all_threads_and_writes_on_the_timed_count_with_torch_on_one
     assert used[-3:] == [chosen] * 3
     assert len(torch_threads) >= 3 and set(torch_threads[1:]) == {1}  # the first may come from the prompt's pass
     assert run(torch.get_num_threads) == runtime.threads == 2
+
+
+def test_a_one_shot_answer_does_not_import_transformers_pipelines():
+    """The transformers pipeline is made only when asked for (`runtime.pipeline`): importing
+    transformers' pipelines cost a one-shot `ask` about 0.9 s."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from agent_app.config import load_settings\n"
+        "from agent_app.models.factory import build_chat_model, parse_model_spec\n"
+        "model = build_chat_model(parse_model_spec('local'), load_settings(environ={}, overrides={'dtype': 'q4'}))\n"
+        "answer = model.invoke('Say hi.', max_tokens=4)\n"
+        "print(bool(answer.content), 'transformers.pipelines' in sys.modules)\n"
+        "pipe = model.llm.runtime.pipeline\n"
+        "print(type(pipe).__name__, pipe('Hi', max_new_tokens=2, do_sample=False)[0]['generated_text'] != '')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["True", "False", "TextGenerationPipeline", "True"]

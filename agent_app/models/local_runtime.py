@@ -163,7 +163,7 @@ def _no_gguf_progress_bar() -> Iterator[None]:
 
 
 class LocalRuntime:
-    """A loaded tokenizer + model + text-generation pipeline, and the one thread that runs it."""
+    """A loaded tokenizer + model, and the one thread that runs it."""
 
     def __init__(
         self,
@@ -179,10 +179,9 @@ class LocalRuntime:
         self.name = BUNDLED_NAME if source == "bundled" else source
         say = progress or (lambda _msg: None)
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+        from transformers import AutoTokenizer
 
         from agent_app.models.hf import quiet_transformers
-        from agent_app.quiet_logs import quiet_logger
 
         quiet_transformers()
         from agent_app.models import cpu_speed
@@ -215,6 +214,8 @@ class LocalRuntime:
             if dtype == "q4":
                 model = onnx_q4.load_model(Path(location), (self.threads, *counts))
             else:
+                from transformers import AutoModelForCausalLM
+
                 weights = torch.float32 if dtype == "int8" else getattr(torch, dtype)
                 model = AutoModelForCausalLM.from_pretrained(location, dtype=weights)
         except OSError as exc:
@@ -235,10 +236,6 @@ class LocalRuntime:
             torch_thread.run(cpu_speed.use_onednn_linears, model)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        # The LangChain-facing object: a plain transformers pipeline (new text only). Its check of
-        # the model's class name would log an error for q4's wrapper, which generates the same way.
-        with quiet_logger("transformers.pipelines.base", logging.CRITICAL):
-            self.pipeline = pipeline("text-generation", model=model, tokenizer=self.tokenizer, return_full_text=False)
         self.model = model
         self.context_window = int(getattr(model.config, "max_position_embeddings", 2048) or 2048)
         self.last_result: GenerationResult | None = None
@@ -249,6 +246,21 @@ class LocalRuntime:
         self._cache_ids: list[int] = []
         self.reused_tokens = 0
         """Prompt tokens the last prefill took from the cache instead of computing."""
+
+    @functools.cached_property
+    def pipeline(self) -> Any:
+        """This model as a plain transformers text-generation pipeline (new text only), for
+        LangChain code that wants one: `HuggingFacePipeline(pipeline=runtime.pipeline)`. Made on
+        first use: importing transformers' pipelines takes about 0.9 s of a one-shot `ask`, and
+        the app's own models generate through `generate` and `stream` without it."""
+        from transformers import pipeline
+
+        from agent_app.quiet_logs import quiet_logger
+
+        # Its check of the model's class name would log an error for q4's wrapper, which
+        # generates the same way.
+        with quiet_logger("transformers.pipelines.base", logging.CRITICAL):
+            return pipeline("text-generation", model=self.model, tokenizer=self.tokenizer, return_full_text=False)
 
     @property
     def exact_batches(self) -> bool:
