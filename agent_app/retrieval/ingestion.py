@@ -4,9 +4,10 @@ Unchanged files (same SHA-256) are skipped, changed files replace their chunks, 
 that disappeared from an ingested folder are dropped. Files are read and split on a thread of
 their own, a few files ahead, while the chunks read before are embedded; chunks are embedded in
 windows of several files (small files alone would make tiny, slow batches), and each window's
-files are stored in the collection in memory when it is done, so memory holds one window of
-text (or one big file), not the whole ingest. The collection on disk changes only at the end,
-in one atomic swap: an interrupted ingest leaves the previous version in place.
+files are stored in the collection in memory when it is done: the chunks waiting to be embedded
+are one window (or one big file), not the whole ingest. (The collection itself keeps every chunk
+in memory until it is saved.) The collection on disk changes only at the end, in one atomic
+swap: an interrupted ingest leaves the previous version in place.
 """
 
 from __future__ import annotations
