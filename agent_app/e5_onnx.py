@@ -53,15 +53,16 @@ class _Reader:
         self.data = data
         self.at = 0
 
-    def take(self, fmt: str) -> Any:
-        values = struct.unpack_from("<" + fmt, self.data, self.at)
-        self.at += struct.calcsize("<" + fmt)
-        return values if len(values) > 1 else values[0]
-
     def many(self, fmt: str) -> tuple[Any, ...]:
+        """The little-endian values of `fmt` at the cursor, which moves past them."""
         values = struct.unpack_from("<" + fmt, self.data, self.at)
         self.at += struct.calcsize("<" + fmt)
         return values
+
+    def take(self, fmt: str) -> Any:
+        """As `many`, with one value unpacked from its tuple."""
+        values = self.many(fmt)
+        return values if len(values) > 1 else values[0]
 
     def array(self, dtype: Any, count: int) -> np.ndarray:
         out = np.frombuffer(self.data, dtype=dtype, count=count, offset=self.at)
