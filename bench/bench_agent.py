@@ -189,7 +189,7 @@ def main() -> None:
         load_settings(environ={}, overrides={"threads": args.threads, "dtype": args.dtype}),
     )
     if args.no_prefix_cache:
-        model.runtime.reuse_prefix = False
+        model.runtime.engine.reuse_prefix = False
     if args.no_draft:
         from agent_app.agent import scoring
 

@@ -41,7 +41,7 @@ CALL = json.dumps({"name": "get_weather", "arguments": {"city": "Paris, France a
 def tokenizer() -> Any:
     from transformers import AutoTokenizer
 
-    from agent_app.models.local_runtime import bundled_gguf_path, ensure_converted
+    from agent_app.models.weights import bundled_gguf_path, ensure_converted
 
     return AutoTokenizer.from_pretrained(str(ensure_converted(bundled_gguf_path())))
 

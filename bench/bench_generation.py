@@ -82,8 +82,9 @@ def child(path: str, threads: int, repeats: int) -> dict:
     prompt = chat.render(messages)
     if path in ("raw", "stock"):
         torch.set_num_threads(threads)  # this path runs in the calling (main) thread
-    inputs = runtime.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
-    n_prompt = inputs["input_ids"].shape[1]
+    hf_tokenizer = getattr(runtime.engine, "hf_tokenizer", None)  # raw and stock: torch engines only
+    inputs = hf_tokenizer(prompt, return_tensors="pt", add_special_tokens=False) if hf_tokenizer else {}
+    n_prompt = len(runtime.tokenizer.encode(prompt))
     greedy = {
         "do_sample": False,
         "temperature": None,
@@ -91,14 +92,14 @@ def child(path: str, threads: int, repeats: int) -> dict:
         "top_k": None,
         "max_new_tokens": NEW_TOKENS,
         "min_new_tokens": NEW_TOKENS,
-        "pad_token_id": runtime.tokenizer.pad_token_id,
+        "pad_token_id": runtime.tokenizer.eos_token_id,
     }
     if path == "raw":
         speeds = []
         for i in range(repeats + 1):  # the first run warms up
             t = time.perf_counter()
             with torch.inference_mode():
-                out = runtime.model.generate(**inputs, **greedy)
+                out = runtime.engine.model.generate(**inputs, **greedy)
             if i:
                 speeds.append((out.shape[1] - n_prompt) / (time.perf_counter() - t))
         return {"tokens_per_s": max(speeds), "ttft_s": None, "prompt_tokens": n_prompt}
@@ -111,7 +112,7 @@ def child(path: str, threads: int, repeats: int) -> dict:
         for i in range(repeats + 1):
             t = time.perf_counter()
             pieces = list(stock_llm.stream(prompt, pipeline_kwargs=greedy))
-            n = len(runtime.tokenizer("".join(pieces), add_special_tokens=False)["input_ids"])
+            n = runtime.count_tokens("".join(pieces))
             if i:
                 speeds.append(n / (time.perf_counter() - t))
         return {"tokens_per_s": max(speeds), "ttft_s": None}

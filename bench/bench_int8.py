@@ -37,8 +37,8 @@ def load(variant: str):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from agent_app.models import cpu_speed
-    from agent_app.models.local_runtime import bundled_gguf_path, ensure_converted
     from agent_app.models.quantize import quantize_int8
+    from agent_app.models.weights import bundled_gguf_path, ensure_converted
 
     cpu_speed.keep_freed_memory()
 

@@ -37,7 +37,7 @@ def child(reuse: bool) -> None:
     from agent_app.models.params import GenerationParams
 
     runtime = get_runtime("bundled", threads=2, decode_threads=1)
-    runtime.reuse_prefix = reuse
+    runtime.engine.reuse_prefix = reuse
     params = GenerationParams(temperature=0, max_tokens=24)
     history = [{"role": "system", "content": SYSTEM}]
     firsts, reused, answers, prompt_tokens = [], [], [], []
@@ -51,7 +51,7 @@ def child(reuse: bool) -> None:
                 first = time.perf_counter() - start
             result = item
         firsts.append(first)
-        reused.append(runtime.reused_tokens)
+        reused.append(runtime.engine.reused_tokens)
         answers.append(result.text)  # type: ignore[union-attr]
         prompt_tokens.append(result.input_tokens)  # type: ignore[union-attr]
         history.append({"role": "assistant", "content": result.text})  # type: ignore[union-attr]

@@ -17,6 +17,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator, RunnableLambda
 
+from agent_app.models.profile import profile_of
 from agent_app.retrieval.answering import (
     ANSWERABLE_THRESHOLD,
     answer_type_missing,
@@ -48,13 +49,15 @@ def build_retrieval(ctx: ChainContext) -> Runnable:
         shown = _within_budget(variables["input"], documents, budget, count)
         return {**variables, "documents": documents, "context": format_context(shown)}
 
-    budget = ctx.extras.get("context_tokens") or (LOCAL_CONTEXT_TOKENS if _is_local(ctx.model) else CONTEXT_TOKENS)
+    budget = ctx.extras.get("context_tokens") or (
+        LOCAL_CONTEXT_TOKENS if profile_of(ctx.model).small else CONTEXT_TOKENS
+    )
     count = _token_counter(ctx.model)
 
     # The bundled model's default quotes: over the Japanese Debian Reference (bench_rag_real.py)
     # `auto` held the fact exactly as often as `extractive` on both halves, and took 3.5 s a
     # question against 0.45 s: the 135M model's answer was never the better one.
-    style = options.answer_style or ("extractive" if _is_local(ctx.model) else "generative")
+    style = options.answer_style or ("extractive" if profile_of(ctx.model).small else "generative")
 
     def respond(variables: dict[str, Any], config: RunnableConfig) -> Runnable | str | ChainResult:
         documents = variables["documents"]
@@ -119,21 +122,13 @@ def _within_budget(question: str, documents: list[Any], budget: int, count: Any)
 
 
 def _token_counter(model: Any) -> Any:
-    """Counts tokens as the model does: the local model's own tokenizer, else an estimate."""
+    """Counts tokens as the model does: its own tokenizer (models.profile), else an estimate."""
     from agent_app.retrieval.embedding_models import estimate_tokens
 
-    target = getattr(model, "bound", model)
-    runtime = getattr(target, "runtime", None) or getattr(getattr(target, "llm", None), "runtime", None)
-    tokenizer = getattr(runtime, "tokenizer", None)
+    tokenizer = profile_of(model).tokenizer
     if tokenizer is None:
         return estimate_tokens
     return lambda text: len(tokenizer.encode(text, add_special_tokens=False))
-
-
-def _is_local(model: Any) -> bool:
-    """The bundled-model path (our local chat or completion model), where `auto` is the default."""
-    target = getattr(model, "bound", model)
-    return type(target).__name__ in {"LocalChatModel", "LocalCompletionModel"}
 
 
 def _cited(chunks: Iterator[str], passages: list[str]) -> Iterator[str]:

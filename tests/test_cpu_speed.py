@@ -38,11 +38,11 @@ def test_the_local_model_runs_on_onednn_and_agrees_with_plain_linear(fp32_chat_m
     from agent_app.torch_thread import run
 
     runtime = fp32_chat_model.runtime
-    model = runtime.model
+    model = runtime.engine.model
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     assert linears and all(type(m) is cpu_speed.OneDnnLinear for m in linears)
     assert model.lm_head.weight is model.model.embed_tokens.weight
-    ids = runtime.tokenizer("東京は日本の首都です。The capital of France is", return_tensors="pt")["input_ids"]
+    ids = torch.tensor([runtime.tokenizer.encode("東京は日本の首都です。The capital of France is")])
 
     def logits():
         with torch.inference_mode():

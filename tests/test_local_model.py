@@ -88,7 +88,7 @@ def test_model_folder_and_offline_hub_id(local_chat_model, fp32_chat_model):
     from agent_app.config import load_settings
     from agent_app.errors import ModelNotFoundError
     from agent_app.models.factory import build_chat_model, parse_model_spec
-    from agent_app.models.local_runtime import bundled_gguf_path, converted_model_dir
+    from agent_app.models.weights import bundled_gguf_path, converted_model_dir
 
     folder = converted_model_dir(bundled_gguf_path())  # a plain transformers folder (fp32's)
     model = build_chat_model(parse_model_spec(f"local/{folder}"), load_settings(overrides={"threads": 1}))
@@ -132,10 +132,10 @@ def test_int8_quantises_all_but_the_outlier_layers_and_keeps_quality(fp32_chat_m
     from agent_app.torch_thread import run
 
     int8 = get_runtime("bundled", dtype="int8", threads=2)
-    layer = int8.model.model.layers[0]
+    layer = int8.engine.model.model.layers[0]
     assert isinstance(layer.self_attn.q_proj, torch.ao.nn.quantized.dynamic.Linear)
     assert isinstance(layer.mlp.up_proj, torch.ao.nn.quantized.dynamic.Linear)
-    assert isinstance(layer.mlp.down_proj, torch.nn.Linear) and isinstance(int8.model.lm_head, torch.nn.Linear)
+    assert isinstance(layer.mlp.down_proj, torch.nn.Linear) and isinstance(int8.engine.model.lm_head, torch.nn.Linear)
     text = (
         "The Moon is Earth's only natural satellite. It orbits at an average distance of 384,400 km, "
         "about 30 times the diameter of Earth. Its gravity causes the tides, and it always shows the "
@@ -143,9 +143,9 @@ def test_int8_quantises_all_but_the_outlier_layers_and_keeps_quality(fp32_chat_m
     )
 
     def perplexity(runtime) -> float:
-        ids = runtime.tokenizer(text, return_tensors="pt")["input_ids"]
+        ids = torch.tensor([runtime.tokenizer.encode(text)])
         with torch.inference_mode():
-            return math.exp(runtime.model(ids, labels=ids).loss.item())
+            return math.exp(runtime.engine.model(ids, labels=ids).loss.item())
 
     fp32, quantised = run(perplexity, fp32_chat_model.runtime), run(perplexity, int8)
     # bench/bench_int8.py: +18% on English; every layer in int8 (down_proj too) gave +240%.
@@ -162,11 +162,12 @@ def test_the_prompt_is_read_on_all_threads_and_the_answer_written_on_the_timed_c
     from agent_app.torch_thread import run
 
     runtime = fp32_chat_model.runtime
-    assert runtime.threads == 2 and runtime.decode_threads.counts == (2, 1)
-    monkeypatch.setattr(runtime, "decode_threads", DecodeThreads((2, 1), torch.set_num_threads))  # undecided
+    engine = runtime.engine
+    assert engine.threads == 2 and engine.decode_threads.counts == (2, 1)
+    monkeypatch.setattr(engine, "decode_threads", DecodeThreads((2, 1), torch.set_num_threads))  # undecided
     seen: list[int] = []
     prompt = runtime.render_chat([{"role": "user", "content": "Count from one to twenty."}])
-    runtime.reuse_prefix = False  # keep the prompt's own pass on 2 threads out of the comparison
+    engine.reuse_prefix = False  # keep the prompt's own pass on 2 threads out of the comparison
     try:
         runtime.generate(
             prompt,
@@ -174,8 +175,8 @@ def test_the_prompt_is_read_on_all_threads_and_the_answer_written_on_the_timed_c
             on_text=lambda _t: seen.append(torch.get_num_threads()),
         )
     finally:
-        runtime.reuse_prefix = True
-    chosen = runtime.decode_threads.chosen
+        engine.reuse_prefix = True
+    chosen = engine.decode_threads.chosen
     assert chosen in (1, 2) and 1 in seen and 2 in seen, seen
     assert seen[-3:] == [chosen] * 3  # after the trial, the faster count writes
     assert len(seen) > 2 * (TRIAL_TOKENS + 1)
@@ -199,7 +200,7 @@ def test_built_like_other_langchain_chat_models(local_chat_model):
 
 
 def test_a_prompt_that_repeats_the_last_ones_start_reuses_its_cache_and_answers_the_same(local_chat_model):
-    runtime = local_chat_model.runtime
+    runtime = local_chat_model.runtime.engine
     system = SystemMessage("You answer in one short sentence. " * 20)
     first = [system, HumanMessage("What is the capital of Italy?")]
     second = [system, HumanMessage("What colour is the sky?")]
@@ -221,7 +222,7 @@ def test_a_prompt_that_repeats_the_last_ones_start_reuses_its_cache_and_answers_
 def test_a_long_prompt_that_shares_only_a_short_start_is_computed_whole_on_torch(
     dtype, short_start_reused, fp32_chat_model, local_chat_model
 ):
-    """local_runtime.MIN_REUSED_SHARE: after a cached prefix torch's attention needs an explicit
+    """engines.TorchEngine.min_reused_share: after a cached prefix torch's attention needs an explicit
     mask, slower than the causal kernel over the whole prompt; q4's attention has no such cost."""
     model = fp32_chat_model if dtype == "float32" else local_chat_model
     runtime = model.runtime
@@ -230,6 +231,6 @@ def test_a_long_prompt_that_shares_only_a_short_start_is_computed_whole_on_torch
     notes = "The council met on Tuesday to discuss the bridge and the mill. " * 30
     model.invoke([system, HumanMessage("Hello!")], temperature=0, max_tokens=1)
     model.invoke([system, HumanMessage("Summarise: " + notes)], temperature=0, max_tokens=1)
-    assert (runtime.reused_tokens > 40) is short_start_reused  # about 50 shared tokens of about 450
+    assert (runtime.engine.reused_tokens > 40) is short_start_reused  # about 50 shared tokens of about 450
     model.invoke([system, HumanMessage("Summarise: " + notes + "Thanks.")], temperature=0, max_tokens=1)
-    assert runtime.reused_tokens > 400
+    assert runtime.engine.reused_tokens > 400

@@ -13,8 +13,8 @@ pytest.importorskip("onnxruntime")
 
 from agent_app.errors import ModelError  # noqa: E402  (after the checks)
 from agent_app.models import onnx_q4  # noqa: E402
-from agent_app.models.local_runtime import bundled_gguf_path, converted_model_dir  # noqa: E402
 from agent_app.models.params import GenerationParams  # noqa: E402
+from agent_app.models.weights import bundled_gguf_path, converted_model_dir  # noqa: E402
 from agent_app.torch_thread import run  # noqa: E402
 
 TEXT = "東京は日本の首都です。The capital of France is Paris, and the Seine runs through it."
@@ -30,10 +30,12 @@ def q4_chat_model():
     )
 
 
-def _logits(model, ids: list[int]):
+def _logits(runtime, ids: list[int]):
+    """Every position's logits of `ids` computed whole (the runtime's cache dropped first)."""
+
     def forward():
-        with torch.inference_mode():
-            return model(input_ids=torch.tensor([ids])).logits[0]
+        runtime.engine.forget()
+        return torch.from_numpy(runtime.engine.forward(ids, keep=0))
 
     return run(forward)
 
@@ -71,11 +73,11 @@ def test_a_q4_product_gives_exactly_the_ggufs_weights():
 
 @pytest.mark.real_model
 def test_the_q4_model_agrees_with_fp32(q4_chat_model, fp32_chat_model):
-    tokenizer = fp32_chat_model.runtime.tokenizer
-    ids = tokenizer(TEXT, add_special_tokens=False)["input_ids"]
-    q4 = _logits(q4_chat_model.runtime.model, ids)
-    fp32 = _logits(fp32_chat_model.runtime.model, ids)
-    assert q4.shape == fp32.shape  # no logits_to_keep: every position, as a torch model
+    ids = fp32_chat_model.runtime.tokenizer.encode(TEXT)
+    assert q4_chat_model.runtime.tokenizer.encode(TEXT) == ids  # the same tokenizer, without transformers
+    q4 = _logits(q4_chat_model.runtime, ids)
+    fp32 = _logits(fp32_chat_model.runtime, ids)
+    assert q4.shape == fp32.shape == (len(ids), 49152)
 
     def perplexity(logits):
         return math.exp(torch.nn.functional.cross_entropy(logits[:-1], torch.tensor(ids[1:])).item())
@@ -100,14 +102,16 @@ def test_q4_starts_the_greedy_answer_as_fp32_does(q4_chat_model, fp32_chat_model
 def test_a_longer_prompt_reuses_the_cache_and_matches_a_whole_pass(q4_chat_model):
     """The cache's buffers start at 256 tokens and double: the 80 reused tokens survive that."""
     runtime = q4_chat_model.runtime
-    ids = runtime.tokenizer(TEXT * 12, add_special_tokens=False)["input_ids"]
+    engine = runtime.engine
+    ids = runtime.tokenizer.encode(TEXT * 12)
     assert 256 < len(ids) < 512
-    _, cache = run(runtime.prefill, ids[:80])
-    assert cache.buffers[0].shape[2] == 256
-    last, cache = run(runtime.prefill, ids)
-    assert runtime.reused_tokens == 80 and cache.get_seq_length() == len(ids)
-    assert cache.buffers[0].shape[2] == 512
-    assert torch.equal(last, _logits(runtime.model, ids)[-1])  # a pass over several tokens: exact
+    run(engine.forget)
+    run(engine.prefill, ids[:80])
+    assert engine.buffers[0].shape[2] == 256
+    last = run(engine.prefill, ids)
+    assert engine.reused_tokens == 80 and engine.length == len(ids)
+    assert engine.buffers[0].shape[2] == 512
+    assert torch.equal(torch.from_numpy(last), _logits(runtime, ids)[-1])  # a pass over several tokens: exact
 
 
 @pytest.mark.real_model
@@ -119,7 +123,7 @@ def test_the_same_prompt_twice_gives_the_same_greedy_answer(q4_chat_model):
     greedy = GenerationParams(temperature=0, max_tokens=24)
     first = runtime.generate(prompt, greedy).text
     assert runtime.generate(prompt, greedy).text == first
-    assert runtime.reused_tokens == runtime.count_tokens(prompt) - 2
+    assert runtime.engine.reused_tokens == runtime.count_tokens(prompt) - 2
 
 
 @pytest.mark.real_model
@@ -133,31 +137,32 @@ def test_a_forced_tool_call_on_q4_is_valid(q4_chat_model):
 
 @pytest.mark.real_model
 def test_candidates_scored_in_turn_equal_side_by_side(fp32_chat_model, q4_chat_model):
-    """q4 has no custom attention masks, so its candidates are scored one pass each: on fp32,
-    where both ways run, they agree; on q4 the likeliest candidate is fp32's."""
-    from agent_app.agent import scoring
+    """q4 has no custom attention masks, so its candidates are scored one pass each (the
+    engines' base `branch_logits`): on fp32, where both ways run, they agree; on q4 the
+    likeliest candidate is fp32's."""
+    from agent_app.models.engines import Engine
 
     runtime = fp32_chat_model.runtime
+    engine = runtime.engine
     prompt = runtime.render_chat([{"role": "user", "content": "What is 12% of 250?"}]) + "Action:"
-    ids = runtime.tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    rest = {
-        i: runtime.tokenizer(prompt + c, add_special_tokens=False)["input_ids"][len(ids) :]
+    ids = runtime.tokenizer.encode(prompt)
+    branches = {
+        i: runtime.tokenizer.encode(prompt + c)[len(ids) :]
         for i, c in enumerate([" calculator\n", " web_search\n", " weather\n"])
     }
 
     def both():
-        with torch.inference_mode():
-            _, cache = runtime.prefill(ids)
-            together = scoring._score_side_by_side(runtime.model, cache, len(ids), rest)
-            in_turn = scoring._score_in_turn(runtime.model, cache, len(ids), rest)
-        return together, in_turn, cache.get_seq_length()
+        engine.prefill(ids)
+        return engine.branch_logits(branches), Engine.branch_logits(engine, branches), engine.length
 
     together, in_turn, kept = run(both)
     assert kept == len(ids)  # the candidates' tokens were cut off again
-    assert all(abs(together[i] - in_turn[i]) < 1e-3 for i in rest)
+    for i in branches:
+        assert together[i].shape == in_turn[i].shape == (len(branches[i]), 49152)
+        assert abs(together[i] - in_turn[i]).max() < 1e-3
     candidates = [" calculator\n", " web_search\n", " weather\n"]
-    fp32 = scoring.score_continuations(runtime, prompt, candidates)
-    q4 = scoring.score_continuations(q4_chat_model.runtime, prompt, candidates)
+    fp32 = runtime.score(prompt, candidates)
+    q4 = q4_chat_model.runtime.score(prompt, candidates)
     assert q4.index(max(q4)) == fp32.index(max(fp32))
 
 
@@ -210,42 +215,35 @@ def test_a_gguf_of_another_format_is_refused_naming_the_tensor(tmp_path):
 
 
 @pytest.mark.real_model
-def test_q4_reads_on_all_threads_and_writes_on_the_timed_count_with_torch_on_one(q4_chat_model, monkeypatch):
+def test_q4_reads_on_all_threads_and_writes_on_the_timed_count(q4_chat_model, monkeypatch):
     """The prompt's pass runs on 2 ONNX Runtime threads; the answer's first tokens are timed on
-    2 and on 1 (models.decode_threads, as on torch) and the faster writes on. Torch's idle
-    threads would spin against ONNX Runtime's (40% slower, bench/bench_generation.py before
-    this), so torch stays on 1 while q4 writes and is back on all after."""
+    2 and on 1 (models.decode_threads, as on torch) and the faster writes on."""
     from agent_app.models.decode_threads import DecodeThreads
 
     runtime = q4_chat_model.runtime
-    model = runtime.model
-    assert {n: s.get_session_options().intra_op_num_threads for n, s in model.sessions.items()} == {2: 2, 1: 1}
-    assert model.session is model.sessions[2]
-    monkeypatch.setattr(runtime, "decode_threads", DecodeThreads((2, 1), model.write_on))  # undecided
+    engine = runtime.engine
+    assert {n: s.get_session_options().intra_op_num_threads for n, s in engine.sessions.items()} == {2: 2, 1: 1}
+    assert engine.session is engine.sessions[2]
+    monkeypatch.setattr(engine, "decode_threads", DecodeThreads((2, 1), engine.write_on))  # undecided
     used: list[int] = []
-    for count, session in model.sessions.items():
+    for count, session in engine.sessions.items():
         monkeypatch.setattr(
             session,
             "run_with_iobinding",
             lambda b, n=count, s=session: used.append(n) or type(s).run_with_iobinding(s, b),
         )
-    torch_threads: list[int] = []
     prompt = runtime.render_chat([{"role": "user", "content": "Count from one to twenty."}])
-    runtime.generate(
-        prompt,
-        GenerationParams(temperature=0, max_tokens=16, repetition_penalty=None),
-        on_text=lambda _t: torch_threads.append(torch.get_num_threads()),
-    )
-    chosen = runtime.decode_threads.chosen
+    runtime.generate(prompt, GenerationParams(temperature=0, max_tokens=16, repetition_penalty=None))
+    chosen = engine.decode_threads.chosen
     assert used[0] == 2 and 1 in used[1:] and 2 in used[1:]  # the prompt, then both timed
     assert used[-3:] == [chosen] * 3
-    assert len(torch_threads) >= 3 and set(torch_threads[1:]) == {1}  # the first may come from the prompt's pass
-    assert run(torch.get_num_threads) == runtime.threads == 2
+    assert engine.decode_session is engine.session  # back on all threads for the next prompt
 
 
-def test_a_one_shot_answer_does_not_import_transformers_pipelines():
-    """The transformers pipeline is made only when asked for (`runtime.pipeline`): importing
-    transformers' pipelines cost a one-shot `ask` about 0.9 s."""
+def test_a_one_shot_answer_on_q4_imports_neither_torch_nor_transformers():
+    """The bundled model's default path is ONNX Runtime, `tokenizers` and the decode loop in
+    numpy (models.decoding): importing torch and transformers cost a one-shot `ask` about 4.6 s.
+    A tool call held to a grammar needs neither either."""
     import subprocess
     import sys
 
@@ -253,11 +251,12 @@ def test_a_one_shot_answer_does_not_import_transformers_pipelines():
         "import sys\n"
         "from agent_app.config import load_settings\n"
         "from agent_app.models.factory import build_chat_model, parse_model_spec\n"
+        "from tests.support.sample_tools import add\n"
         "model = build_chat_model(parse_model_spec('local'), load_settings(environ={}, overrides={'dtype': 'q4'}))\n"
         "answer = model.invoke('Say hi.', max_tokens=4)\n"
-        "print(bool(answer.content), 'transformers.pipelines' in sys.modules)\n"
-        "pipe = model.llm.runtime.pipeline\n"
-        "print(type(pipe).__name__, pipe('Hi', max_new_tokens=2, do_sample=False)[0]['generated_text'] != '')\n"
+        "call = model.bind_tools([add], tool_choice='add').invoke('What is 12 plus 30?', temperature=0)\n"
+        "loaded = [name in sys.modules for name in ('torch', 'transformers')]\n"
+        "print(bool(answer.content), call.tool_calls[0]['name'], *loaded)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -267,4 +266,4 @@ def test_a_one_shot_answer_does_not_import_transformers_pipelines():
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.split() == ["True", "False", "TextGenerationPipeline", "True"]
+    assert result.stdout.split() == ["True", "add", "False", "False"]

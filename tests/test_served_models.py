@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent_app.models.factory import ollama_base, parse_model_spec
-from agent_app.models.local_runtime import bundled_gguf_path
+from agent_app.models.weights import bundled_gguf_path
 from tests.support.cli import run_cli
 from tests.support.fake_services import FakeOllama
 from tests.support.llama_server import free_port

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from agent_app.agent.settings import AgentMode, AgentSettings
+from agent_app.models.profile import profile_of
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -14,14 +14,10 @@ if TYPE_CHECKING:
 
     from agent_app.agent.run import Agent
 
-# OpenAI model families known to call tools natively; other names (a local server's "smollm2")
-# get the ReAct loop, which works with any model.
-_TOOL_CALLING_NAMES = re.compile(r"^(gpt-[3-9]|gpt-\d|o\d|chatgpt)", re.IGNORECASE)
-
 
 def choose_mode(model: Any, mode: AgentMode = "auto") -> Literal["react", "native"]:
-    """`native` for OpenAI models whose names suggest tool support or whose settings say the
-    server calls tools (`tool_calling: native`), `react` otherwise.
+    """`native` for a model whose profile says it calls tools well (models.profile: OpenAI's
+    tool families, a server set to `tool_calling: native`), `react` otherwise.
 
     The local model calls tools natively too (LocalChatModel.bind_tools), but `auto` keeps the
     ReAct loop for it: on bench/bench_agent.py's check half, ReAct chose the right tool for 95%
@@ -29,18 +25,7 @@ def choose_mode(model: Any, mode: AgentMode = "auto") -> Literal["react", "nativ
     model rarely decides to call on its own, where the loop's routing prior decides for it."""
     if mode != "auto":
         return mode
-    from langchain_openai import ChatOpenAI
-
-    if isinstance(model, ChatOpenAI) and (
-        _TOOL_CALLING_NAMES.match(str(model.model_name or "")) or getattr(model, "tool_calling", None) == "native"
-    ):
-        return "native"
-    return "react"
-
-
-def is_local_chat(model: Any) -> bool:
-    """A model whose prompt text we render and whose runtime we can score with."""
-    return hasattr(model, "runtime") and callable(getattr(model, "render", None)) and hasattr(model, "llm")
+    return "native" if profile_of(model).native_tools else "react"
 
 
 def build_agent(
@@ -71,7 +56,9 @@ def build_agent(
     from agent_app.agent.routing import ExampleRouter, routing_texts
     from agent_app.agent.template import load_react_template
 
-    constrained = settings.constrained and is_local_chat(model)
+    profile = profile_of(model)
+    # The constrained loop renders the chat prompt itself and scores continuations.
+    constrained = settings.constrained and profile.scoring is not None and isinstance(model, BaseChatModel)
     thoughts = settings.thoughts if settings.thoughts is not None else not constrained
     prompt = ReActPrompt(load_react_template(settings.template), tools, thoughts=thoughts)
     router_embeddings: Any = embeddings
@@ -83,7 +70,7 @@ def build_agent(
     described = {t.name: routing_texts(t.name, t.description) for t in tools if t.name not in shown}
     router = ExampleRouter(prompt.examples, router_embeddings, described)
     # A server that reads GBNF grammars (llama.cpp) gets each step constrained (agent.grammar).
-    grammar = settings.constrained and bool((getattr(model, "metadata", None) or {}).get("accepts_grammar"))
+    grammar = settings.constrained and profile.accepts_grammar
     policy = (
         LocalPolicy(model, prompt, settings)
         if constrained

@@ -114,7 +114,11 @@ class LocalPolicy:
     """Constrained ReAct on the local model (`LocalChatModel`): scored actions, short free text."""
 
     def __init__(self, model: Any, prompt: ReActPrompt, settings: AgentSettings) -> None:
+        from agent_app.models.profile import profile_of
+
         self.model, self.prompt, self.settings = model, prompt, settings
+        self.runtime = profile_of(model).scoring
+        """What scores the actions and writes constrained text (models.profile)."""
         self.actions = [*prompt.tool_names, NO_TOOL]
 
     def next_step(self, state: RunState) -> StepGen:
@@ -132,7 +136,7 @@ class LocalPolicy:
             thought = "".join(pieces).strip()
             text += f" {thought}\n"
         candidates = [f"{m.action} {name}\n" for name in self.prompt.tool_names] + [m.final_answer]
-        raw = score_continuations(self.model.runtime, text, candidates)
+        raw = score_continuations(self.runtime, text, candidates)
         scores = dict(zip(self.actions, raw, strict=True))
         if state.prior and not state.turns and self.settings.routing_prior:
             # The prior is about the question, so it only speaks to the first action.
@@ -160,13 +164,13 @@ class LocalPolicy:
         from agent_app.agent.scoring import stream_from
 
         allowed = copyable_tokens(
-            self.model.runtime.tokenizer,
+            self.runtime.tokenizer,
             [state.question, *(t.observation for t in state.turns)],
             math=action == "calculator",
         )
-        with llm_run(state.config, text, self.model.runtime.tokenizer) as done:
+        with llm_run(state.config, text, self.runtime.tokenizer) as done:
             written = "".join(
-                stream_from(self.model.runtime, text, allowed=allowed, max_tokens=self.settings.input_max_tokens)
+                stream_from(self.runtime, text, allowed=allowed, max_tokens=self.settings.input_max_tokens)
             )
             done(written)
         return written
@@ -181,9 +185,9 @@ class LocalPolicy:
             from agent_app.agent.scoring import stream_from
 
             observations = [t.observation for t in state.turns if not t.raw]
-            with llm_run(state.config, text, self.model.runtime.tokenizer) as done:
+            with llm_run(state.config, text, self.runtime.tokenizer) as done:
                 for piece in stream_from(
-                    self.model.runtime,
+                    self.runtime,
                     text,
                     max_tokens=self.settings.answer_max_tokens,
                     copy_from=observations,
@@ -218,8 +222,8 @@ def copyable_tokens(tokenizer: Any, sources: Sequence[str], *, math: bool = Fals
     ids: set[int] = set()
     for word in words:
         for variant in {word, word.lower(), word.capitalize()}:
-            ids.update(tokenizer(variant, add_special_tokens=False)["input_ids"])
-            ids.update(tokenizer(" " + variant, add_special_tokens=False)["input_ids"])
+            ids.update(tokenizer.encode(variant))
+            ids.update(tokenizer.encode(" " + variant))
     return ids
 
 
@@ -240,7 +244,7 @@ def llm_run(config: RunnableConfig, prompt: str, tokenizer: Any) -> Iterator[Cal
             run.on_llm_error(exc)
         raise
     text = out[0] if out else ""
-    counts = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in (prompt, text)]
+    counts = [len(tokenizer.encode(t)) for t in (prompt, text)]
     usage = {"input_tokens": counts[0], "output_tokens": counts[1], "total_tokens": sum(counts)}
     for run in runs:
         run.on_llm_end(LLMResult(generations=[[Generation(text=text, generation_info={"usage": usage})]]))

@@ -107,7 +107,7 @@ class ChatUI:
         """The one-time conversion of the bundled model, in the foreground (so nothing draws over
         the prompt), with its stage and the seconds against the measured estimate; then, once,
         what the bundled model is for and how to use a bigger one."""
-        from agent_app.models.local_runtime import conversion_seconds
+        from agent_app.models.weights import conversion_seconds
 
         models = self.session.models
         self.info("First run: preparing the bundled model once; later starts take a few seconds.")

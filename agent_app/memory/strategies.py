@@ -223,8 +223,10 @@ def token_counter_for(model: Any) -> TokenCounter:
     """Count tokens with the model's own tokenizer when it has one, else approximately (4 chars a
     token). A tokenizer that fails (e.g. tiktoken cannot download its tables offline) warns once and
     falls back to the approximation."""
-    tokenizer = getattr(model, "tokenizer", None)
-    if tokenizer is not None and callable(getattr(tokenizer, "encode", None)):
+    from agent_app.models.profile import profile_of
+
+    tokenizer = profile_of(model).tokenizer
+    if tokenizer is not None:
 
         def count_with_tokenizer(messages: list[BaseMessage]) -> int:
             # + 4 per message: the chat template's role markers (ChatML: <|im_start|>role\n ... <|im_end|>\n).

@@ -14,7 +14,6 @@ helper is not used: it goes through `torch.compile`, which needs a C++ compiler 
 
 from __future__ import annotations
 
-import itertools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -101,16 +100,16 @@ _TOKEN_KINDS: dict[int, tuple[Any, list[int], Any, list[bytes]]] = {}
 
 
 def _token_kinds(tokenizer: Any) -> tuple[Any, list[int], Any, list[bytes]]:
-    """Per tokenizer, built once: which tokens open a JSON object (a bool tensor), each token's
-    number of digits if it is all digits (else 0), which contain a quote, and their bytes."""
+    """Per llguidance tokenizer, built once: which tokens open a JSON object (a bool array), each
+    token's number of digits if it is all digits (else 0), which contain a quote, and their bytes."""
     key = id(tokenizer)
     if key not in _TOKEN_KINDS:
-        import torch
+        import numpy as np
 
         texts = [tokenizer.decode_bytes([i]) for i in range(tokenizer.vocab_size)]
-        starts = torch.tensor([t.lstrip().startswith(b"{") for t in texts], dtype=torch.bool)
+        starts = np.array([t.lstrip().startswith(b"{") for t in texts], dtype=bool)
         digits = [len(t) if t and t.isdigit() else 0 for t in texts]
-        quotes = torch.tensor([b'"' in t for t in texts], dtype=torch.bool)
+        quotes = np.array([b'"' in t for t in texts], dtype=bool)
         _TOKEN_KINDS[key] = (starts, digits, quotes, texts)
     return _TOKEN_KINDS[key]
 
@@ -134,20 +133,22 @@ NO_REPEAT_NGRAM = 3
 
 
 class GrammarMask:
-    """A transformers logits processor that holds generation to one grammar.
+    """A logits processor (models.decoding) that holds generation to one grammar.
 
-    One instance per generation: it remembers where the prompt ends and feeds each new token to
-    the matcher before masking the next step's logits. It also bans repeating a run of
-    NO_REPEAT_NGRAM new tokens, unless the grammar allows nothing else.
+    One instance per generation: it feeds each new token to the matcher before masking the next
+    step's logits. It also bans repeating a run of NO_REPEAT_NGRAM new tokens, unless the grammar
+    allows nothing else, and decides an optional call by `Grammar.call_threshold`.
     """
 
-    def __init__(self, tokenizer: Any, grammar: Grammar, prompt_tokens: int) -> None:
+    def __init__(self, tokenizer: Any, grammar: Grammar) -> None:
         import llguidance
+
+        from agent_app.models.decoding import CopyBoost, NoRepeatNGram
 
         self.matcher = llguidance.LLMatcher(tokenizer, grammar.text, log_level=0)
         if self.matcher.is_error():
             raise ValueError(f"invalid grammar: {self.matcher.get_error()}")
-        self.seen = self.prompt_tokens = prompt_tokens
+        self.seen = 0  # new tokens fed to the matcher
         self.vocab = tokenizer.vocab_size
         self.decide = grammar.call_threshold
         starts, self.digits, self.quotes, self.texts = _token_kinds(tokenizer)
@@ -157,57 +158,49 @@ class GrammarMask:
         self.call_starts = starts if self.decide is not None else None
         self.p_call: float | None = None
         """The probability the model gave to opening a call (when the choice was decided)."""
-        self.boost = grammar.copy_boost
-        self.follows: dict[int, set[int]] = {}
-        self.boost_ids: list[int] = []
-        if self.boost and grammar.copy_from:
+        self.repeats = NoRepeatNGram(NO_REPEAT_NGRAM, new_only=True)
+        self.boost: CopyBoost | None = None
+        if grammar.copy_boost and grammar.copy_from:
             # Whole texts (tried: word by word, which lost the Japanese name a call needed).
             spans = [tokenizer.tokenize_str(pre + text) for text in grammar.copy_from for pre in ("", " ")]
-            for span in spans:
-                for a, b in itertools.pairwise(span):
-                    self.follows.setdefault(a, set()).add(b)
-            self.boost_ids = sorted({t for span in spans for t in span})
+            self.boost = CopyBoost(spans, grammar.copy_boost)
 
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
+    def __call__(self, logits: Any, state: Any) -> Any:
         import numpy as np
-        import torch
 
-        for token in input_ids[0, self.seen :].tolist():
+        from agent_app.models.decoding import NEG_INF
+
+        for token in state.produced[self.seen :]:
             self.matcher.consume_token(token)
             self._track_strings(token)
-        self.seen = int(input_ids.shape[1])
+        self.seen = len(state.produced)
         if self.matcher.is_error():
-            return scores  # cannot happen for masked tokens; leaves the model free rather than stuck
+            return logits  # cannot happen for masked tokens; leaves the model free rather than stuck
+        n = min(self.vocab, logits.shape[-1])
         bits = np.unpackbits(np.frombuffer(self.matcher.compute_bitmask(), dtype=np.uint8), bitorder="little")
-        allowed = torch.from_numpy(bits[: min(self.vocab, scores.shape[-1])].astype(bool))
-        if self.boost_ids:
-            scores = scores.clone()
-            scores[0, self.boost_ids] += self.boost
-            last = int(input_ids[0, -1])
-            if self.seen > self.prompt_tokens and last in self.follows:
-                scores[0, sorted(self.follows[last])] += self.boost
+        allowed = bits[:n].astype(bool)
+        if self.boost is not None:
+            logits = self.boost(logits, state)
         if self.call_starts is not None:  # first token of an optional call: decide call or answer
-            starts = self.call_starts[: allowed.shape[0]]
-            probs = torch.softmax(scores[0, : allowed.shape[0]].float(), dim=-1)
-            self.p_call = float(probs[allowed & starts].sum())
+            starts = self.call_starts[:n]
+            shifted = np.exp(logits[:n] - np.max(logits[:n]))
+            self.p_call = float(shifted[allowed & starts].sum() / shifted.sum())
             allowed = allowed & (starts if self.p_call >= (self.decide or 0.0) else ~starts)
             self.call_starts = None
-        new = input_ids[0, self.prompt_tokens :].tolist()
-        banned = self._repeats(new)
-        if self._digit_run(new) >= MAX_DIGITS:
+        banned = list(self.repeats.banned(state))
+        if self._digit_run(state.produced) >= MAX_DIGITS:
             banned += self.digit_ids
         if banned:
-            free = allowed.clone()
-            free[[b for b in banned if b < free.shape[0]]] = False
+            free = allowed.copy()
+            free[[b for b in banned if b < n]] = False
             if bool(free.any()):
                 allowed = free
         if self.in_string and self.string_tokens >= MAX_STRING_TOKENS:
-            closing = allowed & self.quotes[: allowed.shape[0]]
+            closing = allowed & self.quotes[:n]
             if bool(closing.any()):
                 allowed = closing
-        n = allowed.shape[0]
-        masked = torch.full_like(scores, float("-inf"))
-        masked[:, :n] = torch.where(allowed, scores[:, :n], masked[:, :n])
+        masked = np.full_like(logits, NEG_INF)
+        masked[:n] = np.where(allowed, logits[:n], NEG_INF)
         return masked
 
     def _track_strings(self, token: int) -> None:
@@ -239,19 +232,3 @@ class GrammarMask:
                 break
             run += n
         return run
-
-    @staticmethod
-    def _repeats(tokens: list[int]) -> list[int]:
-        """Tokens that would complete a run of NO_REPEAT_NGRAM tokens already written."""
-        k = NO_REPEAT_NGRAM - 1
-        if len(tokens) < NO_REPEAT_NGRAM:
-            return []
-        tail = tokens[-k:]
-        return [tokens[i + k] for i in range(len(tokens) - k) if tokens[i : i + k] == tail]
-
-
-def ll_tokenizer(hf_tokenizer: Any, eos_token_id: int | list[int] | None) -> Any:
-    """llguidance's view of a transformers tokenizer (about 0.35 s: build once per model)."""
-    import llguidance.hf
-
-    return llguidance.hf.from_tokenizer(hf_tokenizer, eos_token=eos_token_id)

@@ -23,8 +23,8 @@ from agent_app.models.params import GenerationParams
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel, BaseLLM
 
-    from agent_app.models.local_runtime import Progress
     from agent_app.models.settings import ModelSettings
+    from agent_app.models.weights import Progress
 
 PROVIDERS = ("local", "openai", "llamacpp", "ollama", "fake")
 OLLAMA_PROBE_TIMEOUT_S = 3.0
@@ -216,12 +216,10 @@ def build_chat_model(
         from agent_app.models.openai import OpenAIChatModel
 
         params = _served_defaults(spec).merged(params)
-        # llama.cpp reads a GBNF `grammar` in the request: the agent constrains its steps with it.
-        grammar = {"accepts_grammar": True} if spec.provider == "llamacpp" else {}
         return OpenAIChatModel(
             **_server_kwargs(spec, settings),
             stream_usage=True,
-            metadata=grammar,
+            accepts_grammar=spec.provider == "llamacpp",  # the agent constrains its steps with a GBNF grammar
             tool_calling=settings.tool_calling,
             **_openai_params(params),
         )

@@ -102,7 +102,7 @@ class ModelHandle:
         """True on the very first use of the bundled model, before its one-time conversion."""
         if self.spec.provider != "local" or self.spec.name.lower() not in BUNDLED_ALIASES:
             return False
-        from agent_app.models.local_runtime import bundled_cache_ready
+        from agent_app.models.weights import bundled_cache_ready
 
         try:
             return not bundled_cache_ready(self.settings.dtype)

@@ -64,7 +64,7 @@ _lock = threading.Lock()
 def gguf_path(name: str) -> Path:
     """The GGUF file `name` chooses: "" means the bundled model's file."""
     if not name:
-        from agent_app.models.local_runtime import bundled_gguf_path
+        from agent_app.models.weights import bundled_gguf_path
 
         return bundled_gguf_path()
     path = Path(name).expanduser()

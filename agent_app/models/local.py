@@ -57,6 +57,7 @@ from agent_app.models import tool_calls
 from agent_app.models.constrained import Grammar, json_schema_grammar, tool_call_grammar
 from agent_app.models.local_runtime import LOCAL_DEFAULT_PARAMS, LOCAL_MAX_TOKENS, GenerationResult, LocalRuntime
 from agent_app.models.params import PARAM_NAMES, GenerationParams
+from agent_app.models.profile import ModelProfile
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,11 @@ class LocalCompletionModel(HuggingFacePipeline):
     @property
     def _llm_type(self) -> str:
         return "local_transformers"
+
+    @property
+    def app_profile(self) -> ModelProfile:
+        """A small model on our runtime: scored, constrained, counted with its own tokenizer."""
+        return ModelProfile(small=True, scoring=self.runtime, tokenizer=self.runtime.tokenizer)
 
     def _generate(
         self,
@@ -268,9 +274,8 @@ class LocalChatModel(BaseChatModel):
         return self.runtime.name
 
     @property
-    def tokenizer(self) -> Any:
-        """The model's own tokenizer (memory budgets count tokens with it)."""
-        return self.runtime.tokenizer
+    def app_profile(self) -> ModelProfile:
+        return self.llm.app_profile
 
     @property
     def _llm_type(self) -> str:
@@ -312,12 +317,12 @@ class LocalChatModel(BaseChatModel):
         last = rest[0]
         text = last.text
         overflow = self.runtime.count_tokens(prompt) - budget
-        ids = self.runtime.tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids = self.runtime.tokenizer.encode(text)
         kept = self.runtime.tokenizer.decode(ids[min(len(ids), overflow + 8) :])
         prompt = self.render([*system, last.model_copy(update={"content": kept})])
         return prompt, {
             "dropped_messages": dropped,
-            "truncated_tokens": len(ids) - len(self.runtime.tokenizer(kept, add_special_tokens=False)["input_ids"]),
+            "truncated_tokens": len(ids) - self.runtime.count_tokens(kept),
         }
 
     # -- tools and structured output ------------------------------------------------------

@@ -39,6 +39,8 @@ from typing import Any
 from agent_app import paths
 from agent_app.errors import ModelError
 from agent_app.models.conversion import converted_folder
+from agent_app.models.decode_threads import DecodeThreads
+from agent_app.models.engines import Engine
 
 Progress = Callable[[str], None]
 
@@ -288,128 +290,105 @@ def build_graph(gguf: Path) -> Any:
     return model
 
 
-def load_model(folder: Path, threads: tuple[int, ...]) -> Any:
-    """The graph in `folder` as a transformers causal LM with one ONNX Runtime session per
-    thread count in `threads` (a session fixes its threads): passes over several tokens (a
-    prompt) run on the first, passes over one (writing) on the one `write_on` chose.
+class OnnxEngine(Engine):
+    """The graph in a converted folder, run by ONNX Runtime: one session per thread count (a
+    session fixes its threads); passes over several tokens (a prompt) run on `threads`, passes
+    over one (writing) on the count `write_on` chose.
 
     Why two counts: on the 2-core machine 2 threads wrote 80-102 tokens/s and 1 thread 81-83
     with the other core idle, but with it busy 2 threads fell to 42 while 1 kept 74-75
-    (bench/bench_threads.py --dtype q4), so the runtime times both (models.decode_threads) as
-    it does torch's. The second session costs about 170 MB (its own packed weights)."""
-    import numpy as np
-    import onnxruntime as ort
-    import torch
-    from transformers import AutoConfig, GenerationConfig, GenerationMixin, PreTrainedModel
-    from transformers.cache_utils import DynamicCache
-    from transformers.modeling_outputs import CausalLMOutputWithPast
+    (bench/bench_threads.py --dtype q4), so the runtime times both (models.decode_threads). The
+    second session costs about 170 MB (its own packed weights).
 
-    def session(count: int) -> Any:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = count
-        options.inter_op_num_threads = 1
-        return ort.InferenceSession(str(folder / GRAPH_FILE), options, providers=["CPUExecutionProvider"])
+    The key/value cache is as ONNX Runtime's GroupQueryAttention shares it between passes: one
+    buffer per layer and kind, [1, kv heads, capacity, head size], read as the past and written
+    in place as the present. Without that every pass returns a copy of the whole cache: 47
+    against 72 tokens/s at 1,500 tokens of context (measured). Cropping only moves the length
+    back; the next pass overwrites what lies beyond it."""
 
-    sessions = {count: session(count) for count in dict.fromkeys(threads)}
-    config = AutoConfig.from_pretrained(str(folder))
-    names = [f"{i}.{kind}" for i in range(config.num_hidden_layers) for kind in ("key", "value")]
+    # A pass over one token rounds differently from a pass over several (ONNX Runtime's
+    # attention has two paths: up to about 1 in the logits, measured): the decode loop does not
+    # guess tokens ahead, and a reused prompt still computes its last 2 tokens, so it answers as
+    # it would from scratch. There is no slower path after a prefix: 51 reused tokens of 1,359
+    # read in 2.40-2.43 s against 2.50-2.60 s whole (alternated, 2 rounds).
+    exact_batches = False
+    min_computed_tokens = 2
 
-    class OnnxKVCache(DynamicCache):
-        """The key/value cache as ONNX Runtime's GroupQueryAttention shares it between passes:
-        one buffer per layer and kind, [1, kv heads, capacity, head size], read as the past and
-        written in place as the present. Without it every pass returns a copy of the whole
-        cache: 47 against 72 tokens/s at 1,500 tokens of context (measured). Cropping only
-        moves the length back; the next pass overwrites what lies beyond it."""
+    def __init__(self, folder: Path, threads: int, counts: tuple[int, ...]) -> None:
+        import json
 
-        def __init__(self) -> None:
-            super().__init__(config=config)
-            self.length = 0
-            self.buffers: list[Any] = []
-            self.ort_values: list[Any] = []
+        import numpy as np
+        import onnxruntime as ort
 
-        def get_seq_length(self, layer_idx: int = 0) -> int:
-            return self.length
+        super().__init__(threads, DecodeThreads(counts, self.write_on))
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        self.context_window = int(config.get("max_position_embeddings") or 2048)
+        self.kv_heads = int(config["num_key_value_heads"])
+        self.head_dim = int(config.get("head_dim") or config["hidden_size"] // config["num_attention_heads"])
+        self.names = [f"{i}.{kind}" for i in range(int(config["num_hidden_layers"])) for kind in ("key", "value")]
 
-        def crop(self, max_length: int) -> None:
-            # transformers 5: a negative count of tokens to drop (a positive one is a length)
-            self.length = self.length + max_length if max_length < 0 else min(self.length, max_length)
+        def session(count: int) -> Any:
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = count
+            options.inter_op_num_threads = 1
+            return ort.InferenceSession(str(folder / GRAPH_FILE), options, providers=["CPUExecutionProvider"])
 
-        def reserve(self, total: int) -> None:
-            """Room for `total` tokens: the buffers double as needed, keeping what they hold."""
-            capacity = self.buffers[0].shape[2] if self.buffers else 0
-            if total <= capacity:
-                return
-            size = max(256, capacity)
-            while size < total:
-                size *= 2
-            shape = (1, config.num_key_value_heads, size, config.head_dim)
-            grown = [np.zeros(shape, np.float32) for _ in names]
-            for new, old in zip(grown, self.buffers, strict=False):
-                new[:, :, : self.length] = old[:, :, : self.length]
-            self.buffers = grown
-            self.ort_values = [ort.OrtValue.ortvalue_from_numpy(b) for b in grown]  # shares their memory
+        self.sessions = {count: session(count) for count in dict.fromkeys((threads, *counts))}
+        self.session = self.sessions[threads]
+        self.decode_session = self.session
+        self._np, self._ort = np, ort
+        self._length = 0
+        self.buffers: list[Any] = []
+        self.ort_values: list[Any] = []
 
-    class OnnxCausalLM(PreTrainedModel, GenerationMixin):
-        """The ONNX graph as the forward pass of a transformers model (see the module docstring).
+    @property
+    def length(self) -> int:
+        return self._length
 
-        Its cache is `OnnxKVCache`, which `generate`, the runtime's prefix reuse and the agent's
-        scoring crop and measure as any transformers cache. No custom attention masks: one
-        sequence, every token sees the ones before it."""
+    def crop(self, length: int) -> None:
+        self._length = max(0, min(self._length, length))
 
-        config_class = type(config)
-        main_input_name = "input_ids"
-        _supports_cache_class = True
+    def forget(self) -> None:
+        """Drop the cache and its buffers (they only grow while kept: up to about 95 MB at
+        2,048 tokens)."""
+        super().forget()
+        self.buffers, self.ort_values = [], []
 
-        def __init__(self) -> None:
-            super().__init__(config)
-            self.sessions = sessions
-            self.session = sessions[threads[0]]
-            self.decode_session = self.session
-            self.generation_config = GenerationConfig.from_pretrained(str(folder))
-            self.device_marker = torch.nn.Parameter(torch.zeros(0), requires_grad=False)  # `device` reads a parameter
+    def write_on(self, count: int) -> None:
+        self.decode_session = self.sessions[count]
 
-        def write_on(self, count: int) -> None:
-            """Passes over one token run on `count` ONNX Runtime threads from now on; torch,
-            which only samples meanwhile, on 1 (its idle threads would spin against these:
-            40% slower, measured)."""
-            torch.set_num_threads(1)
-            self.decode_session = self.sessions[count]
+    def read_on_all(self) -> None:
+        self.decode_session = self.session
 
-        def forward(
-            self,
-            input_ids: torch.Tensor,
-            past_key_values: Any = None,
-            attention_mask: torch.Tensor | None = None,
-            position_ids: torch.Tensor | None = None,
-            logits_to_keep: int = 0,
-            use_cache: bool = True,
-            **kwargs: Any,
-        ) -> Any:
-            if attention_mask is not None and (attention_mask.dim() > 2 or not bool(attention_mask.all())):
-                raise NotImplementedError("--dtype q4 runs one unpadded sequence with a causal mask")
-            cache = past_key_values
-            if not isinstance(cache, OnnxKVCache):  # generate's own empty cache on a first pass
-                if cache is not None and cache.get_seq_length():
-                    raise NotImplementedError("--dtype q4 continues only its own key/value cache")
-                cache = OnnxKVCache()
-            start = cache.length
-            if position_ids is not None and int(position_ids[0, 0]) != start:
-                raise NotImplementedError("--dtype q4 places the tokens right after the cache")
-            total = start + input_ids.shape[1]
-            cache.reserve(total)
-            session = self.decode_session if input_ids.shape[1] == 1 else self.session
-            binding = session.io_binding()
-            binding.bind_cpu_input("input_ids", input_ids.numpy())
-            binding.bind_cpu_input("seqlens_k", np.array([total - 1], np.int32))
-            binding.bind_cpu_input("total_len", np.array(total, np.int32))
-            binding.bind_cpu_input("keep", np.array([-logits_to_keep]))
-            binding.bind_output("logits")  # first: outputs come back in the order they were bound
-            for name, value in zip(names, cache.ort_values, strict=True):
-                binding.bind_ortvalue_input(f"past.{name}", value)
-                binding.bind_ortvalue_output(f"present.{name}", value)  # written in place
-            session.run_with_iobinding(binding)
-            cache.length = total
-            logits = binding.get_outputs()[0].numpy()
-            return CausalLMOutputWithPast(logits=torch.from_numpy(logits), past_key_values=cache)
+    def _reserve(self, total: int) -> None:
+        """Room for `total` tokens: the buffers double as needed, keeping what they hold."""
+        np = self._np
+        capacity = self.buffers[0].shape[2] if self.buffers else 0
+        if total <= capacity:
+            return
+        size = max(256, capacity)
+        while size < total:
+            size *= 2
+        grown = [np.zeros((1, self.kv_heads, size, self.head_dim), np.float32) for _ in self.names]
+        for new, old in zip(grown, self.buffers, strict=False):
+            new[:, :, : self._length] = old[:, :, : self._length]
+        self.buffers = grown
+        self.ort_values = [self._ort.OrtValue.ortvalue_from_numpy(b) for b in grown]  # shares their memory
 
-    return OnnxCausalLM()
+    def forward(self, ids: list[int], keep: int = 1) -> Any:
+        np = self._np
+        total = self._length + len(ids)
+        self._reserve(total)
+        session = self.decode_session if len(ids) == 1 else self.session
+        binding = session.io_binding()
+        binding.bind_cpu_input("input_ids", np.array([ids], np.int64))
+        binding.bind_cpu_input("seqlens_k", np.array([total - 1], np.int32))
+        binding.bind_cpu_input("total_len", np.array(total, np.int32))
+        binding.bind_cpu_input("keep", np.array([-keep]))
+        binding.bind_output("logits")  # first: outputs come back in the order they were bound
+        for name, value in zip(self.names, self.ort_values, strict=True):
+            binding.bind_ortvalue_input(f"past.{name}", value)
+            binding.bind_ortvalue_output(f"present.{name}", value)  # written in place
+        session.run_with_iobinding(binding)
+        self._length = total
+        return binding.get_outputs()[0].numpy()[0]

@@ -9,6 +9,7 @@ local backend, so one chain runs on either: `top_k`, `repetition_penalty` and
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_openai import ChatOpenAI, OpenAI
 
+from agent_app.models.profile import ModelProfile
 from agent_app.models.served_tools import ToolCalling
 
 log = logging.getLogger(__name__)
@@ -45,12 +47,26 @@ def _move_extra_params(kwargs: dict[str, Any], base_url: str | None) -> dict[str
     return kwargs
 
 
+# OpenAI model families known to call tools natively; other names (a local server's "smollm2")
+# get the ReAct loop, which works with any model.
+_TOOL_CALLING_NAMES = re.compile(r"^(gpt-[3-9]|gpt-\d|o\d|chatgpt)", re.IGNORECASE)
+
+
 class OpenAIChatModel(ChatOpenAI):
     """`ChatOpenAI` that takes the app's generation parameters on any server, and calls tools
     on servers that ignore `tools` (models.served_tools)."""
 
     tool_calling: ToolCalling = "auto"
     """native, json_schema (emulated through response_format), or auto (see served_tools)."""
+    accepts_grammar: bool = False
+    """The server reads a GBNF `grammar` in the request (llama.cpp in-process: models.factory)."""
+
+    @property
+    def app_profile(self) -> ModelProfile:
+        """Native tools for OpenAI's tool-calling families or a server set to `tool_calling:
+        native`; a grammar for llama.cpp."""
+        native = bool(_TOOL_CALLING_NAMES.match(str(self.model_name or ""))) or self.tool_calling == "native"
+        return ModelProfile(native_tools=native, accepts_grammar=self.accepts_grammar)
 
     def tool_mode(self) -> str:
         """How this model calls tools: "native" or "json_schema" (auto is resolved, once)."""

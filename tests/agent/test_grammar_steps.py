@@ -8,6 +8,7 @@ import pytest
 from agent_app.agent import AgentSettings, build_agent
 from agent_app.agent.grammar import step_grammar
 from agent_app.agent.template import Markers
+from agent_app.models.profile import profile_of
 from tests.support.llama_server import free_port
 from tools import build_tools
 from tools.settings import SearchSettings, ToolsSettings, WeatherSettings
@@ -23,7 +24,7 @@ def test_the_grammar_allows_only_the_tool_names_and_the_templates_markers():
 
 @pytest.mark.server
 def test_on_llamacpp_every_step_names_a_real_tool(llamacpp_chat_model):
-    assert llamacpp_chat_model.metadata["accepts_grammar"] is True
+    assert profile_of(llamacpp_chat_model).accepts_grammar is True
     model = llamacpp_chat_model.bind(temperature=0)
     down = f"http://127.0.0.1:{free_port()}"  # the services fail locally: only the steps matter here
     tools = build_tools(

@@ -45,10 +45,11 @@ def test_free_text_react_over_the_openai_compatible_server(server_chat_model, to
 
 
 def test_candidates_scored_side_by_side_match_scoring_each_alone(local_chat_model) -> None:
-    """All candidates in one forward pass (a custom attention mask over the prompt's cache) give
-    the log-probabilities each gets when scored from scratch on its own."""
+    """Candidates scored on top of the prompt's cache (models.decoding.score) get the
+    log-probabilities each gets when scored from scratch on its own."""
     from agent_app import torch_thread
-    from agent_app.agent.scoring import _score_alone, score_continuations
+    from agent_app.agent.scoring import score_continuations
+    from agent_app.models.decoding import _score_alone
 
     runtime = local_chat_model.runtime
     prompt = "Question: What is 15% of 80?\nThought: I need a tool.\n" * 4
@@ -56,12 +57,8 @@ def test_candidates_scored_side_by_side_match_scoring_each_alone(local_chat_mode
     got = score_continuations(runtime, prompt, candidates)
 
     def alone(candidate: str) -> float:
-        import torch
-
         tok = runtime.tokenizer
-        start = len(tok(prompt, add_special_tokens=False)["input_ids"])
-        with torch.inference_mode():
-            return _score_alone(runtime.model, tok(prompt + candidate, add_special_tokens=False)["input_ids"], start)
+        return _score_alone(runtime.engine, tok.encode(prompt + candidate), len(tok.encode(prompt)))
 
     want = [torch_thread.run(alone, c) for c in candidates]
     assert got == pytest.approx(want, abs=1e-3)
@@ -69,7 +66,7 @@ def test_candidates_scored_side_by_side_match_scoring_each_alone(local_chat_mode
 
 
 def test_guessed_tokens_give_the_same_text_in_fewer_forward_passes(fp32_chat_model, monkeypatch) -> None:
-    """Prompt lookup decoding (scoring._draft): tokens guessed from the prompt and checked in one
+    """Prompt lookup decoding (models.decoding.draft): tokens guessed from the prompt and checked in one
     pass leave the greedy text unchanged (copy boost, allowed tokens, Japanese) and save passes
     when the answer copies the prompt. On torch's fp32 weights: q4 does not guess (see below)."""
     from agent_app.agent.scoring import stream_from
@@ -82,18 +79,18 @@ def test_guessed_tokens_give_the_same_text_in_fewer_forward_passes(fp32_chat_mod
         ("Question: 東京の天気は？\nObservation: 東京は21°C、小雨。\nFinal Answer:", {"copy_from": ["東京は21°C"]}),
         (
             f"Question:{question}\nAction: web_search\nAction Input:",
-            {"allowed": set(runtime.tokenizer(question, add_special_tokens=False)["input_ids"])},
+            {"allowed": set(runtime.tokenizer.encode(question))},
         ),
         ("Write a story about a dragon.\nStory:", {}),
     ]
     passes = []
-    forward = runtime.model.forward
+    forward = runtime.engine.forward
 
     def counted(*args, **kwargs):
         passes.append(1)
         return forward(*args, **kwargs)
 
-    monkeypatch.setattr(runtime.model, "forward", counted)
+    monkeypatch.setattr(runtime.engine, "forward", counted)
     for prompt, extra in cases:
         kwargs = {"max_tokens": 24, "boost_value": 2.0 if "copy_from" in extra else 0.0, **extra}
         passes.clear()
@@ -106,16 +103,24 @@ def test_guessed_tokens_give_the_same_text_in_fewer_forward_passes(fp32_chat_mod
             assert "21 °C" in plain and len(passes) * 2 < one_by_one  # the copy came in big steps
 
 
-@pytest.mark.parametrize(("dtype", "guesses"), [("float32", True), ("int8", False), ("q4", False)])
-def test_no_guessing_on_int8_or_q4(dtype: str, guesses: bool, monkeypatch) -> None:
+@pytest.mark.parametrize(("engine", "guesses"), [("float32", True), ("int8", False), ("q4", False)])
+def test_no_guessing_on_int8_or_q4(engine: str, guesses: bool, monkeypatch) -> None:
     """int8 shares one activation scale per pass and q4's attention over several new tokens
     rounds differently, so a pass over guesses could change the text."""
-    from agent_app.agent import scoring
-    from agent_app.models.local_runtime import LocalRuntime
+    from types import SimpleNamespace
 
-    runtime = LocalRuntime.__new__(LocalRuntime)  # nothing loaded: only its dtype is read
-    runtime.dtype = dtype
+    from agent_app.agent import scoring
+    from agent_app.models.engines import TorchEngine
+    from agent_app.models.onnx_q4 import OnnxEngine
+
+    exact = {"float32": True, "int8": False, "q4": OnnxEngine.exact_batches}[engine]
+    assert TorchEngine.exact_batches and not OnnxEngine.exact_batches
     seen = []
-    monkeypatch.setattr(scoring.torch_thread, "stream", lambda fn, *args: seen.append(args[-1]) or iter(()))
+    runtime = SimpleNamespace(
+        engine=SimpleNamespace(exact_batches=exact),
+        tokenizer=SimpleNamespace(encode=lambda text: [1]),
+        line_ends=lambda: {0},
+        write_line=lambda prompt, how: seen.append(how.draft_tokens) or iter(()),
+    )
     list(scoring.stream_from(runtime, "prompt", max_tokens=4))
     assert seen == [scoring.DRAFT_TOKENS if guesses else 0]

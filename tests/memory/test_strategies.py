@@ -24,6 +24,7 @@ from agent_app.memory.strategies import (
     turn_starts,
 )
 from agent_app.models.fake import ScriptedChatModel
+from agent_app.models.profile import ModelProfile
 
 SYSTEM = SystemMessage("You are helpful.")
 
@@ -106,7 +107,7 @@ def test_token_budget_counts_with_the_models_tokenizer() -> None:
             return [0] * len(text)  # one token per character
 
     class WithTokenizer:
-        tokenizer = Tokenizer()
+        app_profile = ModelProfile(tokenizer=Tokenizer())
 
     count = token_counter_for(WithTokenizer())
     assert count([HumanMessage("abc"), AIMessage("de")]) == 3 + 4 + 2 + 4
@@ -116,11 +117,13 @@ def test_token_budget_counts_with_the_models_tokenizer() -> None:
 
 
 def test_a_failing_tokenizer_falls_back_to_an_estimate_with_one_warning() -> None:
+    class BrokenTokenizer:
+        @staticmethod
+        def encode(text: str, add_special_tokens: bool = True) -> list[int]:
+            raise OSError("no tokenizer files offline")
+
     class Broken:
-        class tokenizer:
-            @staticmethod
-            def encode(text: str, add_special_tokens: bool = True) -> list[int]:
-                raise OSError("no tokenizer files offline")
+        app_profile = ModelProfile(tokenizer=BrokenTokenizer())
 
     count = token_counter_for(Broken())
     with pytest.warns(RuntimeWarning, match="estimating instead"):

@@ -87,7 +87,7 @@ class LlamaServer:
 def _serve(port: int, alias: str, threads: int, n_ctx: int) -> None:
     import xllamacpp
 
-    from agent_app.models.local_runtime import bundled_gguf_path
+    from agent_app.models.weights import bundled_gguf_path
 
     params = xllamacpp.CommonParams()
     params.model.path = str(bundled_gguf_path())
