@@ -753,35 +753,15 @@ def _ask_on_terminal(console):
 
 def run_tools(args: argparse.Namespace) -> int:
     import json
+    from dataclasses import asdict
 
-    from agent_app.chat.knowledge import agent_tools
+    from tools.toolbox import Toolbox
 
     settings = _settings(args)
     collection = args.collection or settings.retrieval.default_collection
-    servers = None
-    if settings.tools.mcp_servers:
-        from tools.mcp import McpServers
-
-        servers = McpServers(settings.tools.mcp_servers)
-        servers.start()
-    try:
-        found = agent_tools(settings.tools, collection, settings.retrieval, servers.tools() if servers else [])
-        rows = []
-        for t in found:
-            source = (servers.source(t.name) if servers else None) or "built-in"
-            default = (servers.default_approval(t.name) if servers else None) or "allow"
-            rows.append(
-                {
-                    "name": t.name,
-                    "source": source,
-                    "approval": settings.tools.approval.get(t.name, default),
-                    "description": (t.description.splitlines() or [""])[0],
-                }
-            )
-        notices = servers.take_notices() if servers else []
-    finally:
-        if servers:
-            servers.close()
+    with Toolbox(settings.tools, settings.retrieval) as box:
+        rows = [asdict(row) for row in box.describe(collection)]
+        notices = box.take_notices()
     for notice in notices:
         print(f"warning: {notice}", file=sys.stderr)
     if args.json:

@@ -75,7 +75,7 @@ _ADMITS = re.compile(
 def honesty(answer: str, question: str, steps: list[Any]) -> tuple[bool, bool]:
     """(invented, contradiction) for one run; see the module docstring."""
     from agent_app.agent.checks import _numbers
-    from tools.failure import is_failure
+    from agent_app.tool_profile import is_failure
 
     known = _numbers(question)
     for step in steps:

@@ -124,3 +124,11 @@ def test_lower_layers_never_import_the_chat_or_the_cli():
 
 def test_the_checker_finds_a_circle():
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_agent_names_no_tool_module():
+    """Tools describe themselves (agent_app.tool_profile): the agent reads that, not tool modules."""
+    graph = import_graph()
+    for name, targets in graph.items():
+        if name.startswith("agent_app.agent"):
+            assert not {t for t in targets if t == "tools" or t.startswith("tools.")}, name

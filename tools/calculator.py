@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from agent_app.errors import ToolError
+from agent_app.tool_profile import ToolProfile, attach
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -620,6 +621,15 @@ def make_calculator_tool() -> BaseTool:
     """The calculator as a LangChain tool (langchain_core is imported only here)."""
     from langchain_core.tools import StructuredTool
 
-    return StructuredTool.from_function(
+    tool = StructuredTool.from_function(
         func=calculate, name="calculator", description=DESCRIPTION, args_schema=CalculatorInput
     )
+    return attach(tool, PROFILE)
+
+
+MATH_WORDS = "+ - * / ( ) . , % ** ^ sqrt cbrt log ln exp sin cos tan pi of"
+"""What an input may use besides the question's own words (no digits: numbers come from the
+question, which keeps a small model from inventing operands)."""
+PROFILE = ToolProfile(
+    result="number", task="calculate {input}", quote="The result is {observation}.", input_words=MATH_WORDS
+)

@@ -11,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from agent_app.errors import AppError
+from agent_app.tool_profile import ToolProfile, attach
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -57,4 +58,10 @@ def make_knowledge_base_tool(
     def knowledge_base(query: str) -> str:
         return search_knowledge_base(query, collection, settings, k)
 
-    return StructuredTool.from_function(knowledge_base, name="knowledge_base", description=DESCRIPTION)
+    tool = StructuredTool.from_function(knowledge_base, name="knowledge_base", description=DESCRIPTION)
+    return attach(
+        tool,
+        ToolProfile(
+            result="documents", task="search your documents for “{input}”", quote="Your documents say: {observation}"
+        ),
+    )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import BaseModel, Field
 
+from agent_app.tool_profile import ToolProfile, attach
 from tools.settings import WeatherSettings
 
 if TYPE_CHECKING:
@@ -213,4 +214,13 @@ def make_weather_tool(settings: WeatherSettings | None = None) -> BaseTool:
     def run(place: str) -> str:
         return current_weather(place, settings)
 
-    return StructuredTool.from_function(func=run, name="weather", description=DESCRIPTION, args_schema=WeatherInput)
+    tool = StructuredTool.from_function(func=run, name="weather", description=DESCRIPTION, args_schema=WeatherInput)
+    return attach(
+        tool,
+        ToolProfile(
+            result="place",
+            task="get the weather for {input}",
+            quote="The weather service reports: {observation}",
+            subject=place_asked,  # the place, not the whole question the model passed on
+        ),
+    )

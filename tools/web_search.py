@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import httpx
 from pydantic import BaseModel, Field
 
+from agent_app.tool_profile import ToolProfile, attach
 from tools.settings import SearchSettings
 
 if TYPE_CHECKING:
@@ -259,4 +260,8 @@ def make_web_search_tool(settings: SearchSettings | None = None, *, backend: Bac
     def run(query: str) -> str:
         return searcher(query)
 
-    return StructuredTool.from_function(func=run, name="web_search", description=DESCRIPTION, args_schema=SearchInput)
+    tool = StructuredTool.from_function(func=run, name="web_search", description=DESCRIPTION, args_schema=SearchInput)
+    return attach(
+        tool,
+        ToolProfile(result="sources", task="search the web for “{input}”", quote="The web search found: {observation}"),
+    )

@@ -22,10 +22,10 @@ tool named. Both checks are rules, not model calls: they cost nothing and cannot
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from tools.failure import is_failure
+from agent_app.tool_profile import ToolProfile, is_failure
 
 DATA_OPEN, DATA_CLOSE = "<data>", "</data>"
 
@@ -107,21 +107,7 @@ def _overlaps(a: str, b: str) -> bool:
 
 # -- grounding --------------------------------------------------------------------------------
 
-NUMERIC_TOOLS = frozenset({"calculator", "weather"})
-"""Tools whose numbers are the answer; in search results and documents numbers are incidental."""
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:[.,]\d+)*(?![\w])")
-_TASKS = {
-    "weather": "get the weather for {input}",
-    "web_search": "search the web for “{input}”",
-    "calculator": "calculate {input}",
-    "knowledge_base": "search your documents for “{input}”",
-}
-_SOURCES = {
-    "weather": "The weather service reports: {observation}",
-    "web_search": "The web search found: {observation}",
-    "calculator": "The result is {observation}.",
-    "knowledge_base": "Your documents say: {observation}",
-}
 
 
 class Step(Protocol):
@@ -141,28 +127,37 @@ class Step(Protocol):
     def error(self) -> bool: ...
 
 
-def ground_answer(question: str, answer: str, steps: Sequence[Step]) -> tuple[str, str | None]:
-    """The answer to give, and why it was replaced (`"tool failed"`, `"unsupported"`) or None."""
-    calls = [s for s in steps if s.tool in _TASKS or is_failure(s.observation) or not s.error]
+def ground_answer(
+    question: str, answer: str, steps: Sequence[Step], profiles: Mapping[str, ToolProfile]
+) -> tuple[str, str | None]:
+    """The answer to give, and why it was replaced (`"tool failed"`, `"unsupported"`) or None.
+
+    `profiles`: what each tool said of itself (agent_app.tool_profile); a tool without one (an
+    MCP server's) is held to the rule for a short result."""
+    calls = [s for s in steps if s.tool in profiles or is_failure(s.observation) or not s.error]
     if not calls:
         return answer, None
     succeeded = [s for s in calls if not s.error]
     if not succeeded:
-        failed = calls[-1]
-        return failure_sentence(failed), "tool failed"
+        return failure_sentence(calls[-1], profiles.get(calls[-1].tool)), "tool failed"
     last = succeeded[-1]
-    if last.tool not in _TASKS and not _carries(answer, last.observation):
-        # A tool without a rule of its own (an MCP server's): a short result is the answer, so
-        # an answer that leaves it out gives the result itself instead.
-        return source_sentence(last), "unsupported"
+    if last.tool not in profiles and not _carries(answer, last.observation):
+        # A tool without a profile: a short result is the answer, so an answer that leaves it
+        # out gives the result itself instead.
+        return source_sentence(last, None), "unsupported"
     seen = _numbers(question) | {n for s in succeeded for n in _numbers(s.observation)}
     said = _numbers(answer)
     # Where the number is the fact (a result, a temperature), the answer must carry one of them.
-    evidence = [s for s in succeeded if s.tool in NUMERIC_TOOLS and _numbers(s.observation)]
+    evidence = [s for s in succeeded if _numbers_are_facts(profiles.get(s.tool)) and _numbers(s.observation)]
     missing = bool(evidence) and not said & {n for s in evidence for n in _numbers(s.observation)}
     if not missing and not said - seen:
         return answer, None
-    return source_sentence((evidence or succeeded)[-1]), "unsupported"
+    quoted = (evidence or succeeded)[-1]
+    return source_sentence(quoted, profiles.get(quoted.tool)), "unsupported"
+
+
+def _numbers_are_facts(profile: ToolProfile | None) -> bool:
+    return profile is not None and profile.numbers_are_facts
 
 
 SHORT_RESULT = 200
@@ -176,26 +171,22 @@ def _carries(answer: str, observation: str) -> bool:
     return len(result) > SHORT_RESULT or result in " ".join(answer.split())
 
 
-def failure_sentence(step: Step) -> str:
+def failure_sentence(step: Step, profile: ToolProfile | None) -> str:
     """ "I couldn't <task>: <reason>." from a failed step."""
-    asked = step.input.strip()
-    if step.tool == "weather":  # the place, not the whole question the model passed on
-        from tools.weather import place_asked
-
-        asked = place_asked(asked) or asked
-    task = _TASKS.get(step.tool, "use " + (step.tool or "the tool")).format(input=asked or "that")
+    if profile is not None:
+        task = profile.task.format(input=profile.asked(step.input) or "that")
+    else:
+        task = "use " + (step.tool or "the tool")
     reason = step.observation.split(":", 1)[1].strip() if ":" in step.observation else step.observation
     reason = reason.rstrip(".") or "it failed"
     return f"I couldn't {task}: {reason}."
 
 
-def source_sentence(step: Step) -> str:
-    """The observation itself, with the tool named."""
-    observation = " ".join(step.observation.split())
-    if step.tool == "web_search":
-        observation = step.observation.strip().split("\n\n")[0]  # the first result
-    template = _SOURCES.get(step.tool, step.tool + " returned: {observation}")
-    return template.format(observation=observation.rstrip("."))
+def source_sentence(step: Step, profile: ToolProfile | None) -> str:
+    """The observation itself, the tool named as its profile says."""
+    if profile is None:
+        return f"{step.tool} returned: {' '.join(step.observation.split()).rstrip('.')}"
+    return profile.quote.format(observation=profile.first_result(step.observation).rstrip("."))
 
 
 def _numbers(text: str) -> set[str]:

@@ -24,6 +24,7 @@ from agent_app.agent.run import (
 )
 from agent_app.agent.settings import AgentSettings
 from agent_app.agent.streaming import AnswerEmitter
+from agent_app.tool_profile import profiles as tool_profiles
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -31,9 +32,11 @@ if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
     from langchain_core.tools import BaseTool
 
+# The tools are named and described by the API's tool list (each tool's own description): the
+# prompt names none, so a new tool or an MCP server's needs no edit here.
 NATIVE_SYSTEM_PROMPT = (
-    "You are a helpful assistant. Use the tools when they help: calculator for arithmetic, "
-    "web_search for facts you are not sure of, weather for current weather. Answer briefly."
+    "You are a helpful assistant. Use a tool when its description says it does what the question "
+    "needs (arithmetic, facts you are not sure of, current data). Answer briefly."
 )
 FORCED_ANSWER = "No more tool calls are possible. Give your best final answer now from what you know."
 
@@ -59,6 +62,7 @@ class NativeAgent(EventAgent):
         from langchain.agents import create_agent
 
         self.model, self.settings = model, settings
+        self.profiles = tool_profiles(tools)
         self.graph = create_agent(model, list(tools), system_prompt=system_prompt)
         self.system_prompt = system_prompt
 
@@ -68,7 +72,7 @@ class NativeAgent(EventAgent):
         from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
         from langgraph.errors import GraphRecursionError
 
-        from tools.failure import is_failure
+        from agent_app.tool_profile import is_failure
 
         started = time.monotonic()
         messages: list[BaseMessage] = [*history, HumanMessage(question)]

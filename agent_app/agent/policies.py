@@ -166,7 +166,7 @@ class LocalPolicy:
         allowed = copyable_tokens(
             self.runtime.tokenizer,
             [state.question, *(t.observation for t in state.turns)],
-            math=action == "calculator",
+            extra_words=self._input_words(action),
         )
         with llm_run(state.config, text, self.runtime.tokenizer) as done:
             written = "".join(
@@ -174,6 +174,10 @@ class LocalPolicy:
             )
             done(written)
         return written
+
+    def _input_words(self, action: str) -> str:
+        profile = self.prompt.tool_profiles.get(action)
+        return profile.input_words if profile else ""
 
     def _prompt(self, state: RunState) -> str:
         messages = self.prompt.chat_messages(state.question, state.history, state.examples, split=False)
@@ -208,17 +212,10 @@ class LocalPolicy:
         yield from self.model.llm.stream(text, config=state.config, stop=["\n"], max_tokens=max_tokens, temperature=0)
 
 
-MATH_WORDS = "+ - * / ( ) . , % ** ^ sqrt cbrt log ln exp sin cos tan pi of"
-"""What a calculator input may use besides the question's own words (no digits: numbers come
-from the question, which keeps the model from inventing operands)."""
-
-
-def copyable_tokens(tokenizer: Any, sources: Sequence[str], *, math: bool = False) -> set[int]:
+def copyable_tokens(tokenizer: Any, sources: Sequence[str], *, extra_words: str = "") -> set[int]:
     """Token ids of the words in `sources` (as written, lower case, capitalised; with and without
-    a leading space), plus math symbols when `math`."""
-    words = set(re.findall(r"\w+|[^\w\s]+", " ".join(sources)))
-    if math:
-        words |= set(MATH_WORDS.split())
+    a leading space), plus `extra_words` (a tool's own: agent_app.tool_profile)."""
+    words = set(re.findall(r"\w+|[^\w\s]+", " ".join(sources))) | set(extra_words.split())
     ids: set[int] = set()
     for word in words:
         for variant in {word, word.lower(), word.capitalize()}:

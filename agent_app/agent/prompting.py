@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from agent_app.agent.checks import quote_observation
 from agent_app.agent.template import NO_TOOL, Example, ReActTemplate
+from agent_app.tool_profile import profiles as tool_profiles
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -42,6 +43,8 @@ class ReActPrompt:
         self.markers = template.markers
         self.thoughts = thoughts
         self.tool_names = [t.name for t in tools]
+        self.tool_profiles = tool_profiles(tools)
+        """What each tool said of itself (agent_app.tool_profile)."""
         tool_lines = "\n".join(f"- {t.name}: {t.description}" for t in tools) or "(none)"
         self.system = template.system.replace("{tools}", tool_lines).replace("{tool_names}", ", ".join(self.tool_names))
         self.examples = template.examples_for(self.tool_names)

@@ -26,6 +26,7 @@ from agent_app.agent.run import (
     ToolCall,
 )
 from agent_app.agent.settings import AgentSettings
+from agent_app.tool_profile import profiles as tool_profiles
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -46,6 +47,7 @@ class ReActAgent(EventAgent):
     ) -> None:
         self.policy, self.prompt, self.router, self.settings = policy, prompt, router, settings
         self.tools = {t.name: t for t in tools}
+        self.profiles = tool_profiles(tools)
         self.mode = "react-constrained" if isinstance(policy, LocalPolicy) else "react"
         self.last_decisions: list[Decision] = []
         """The decisions of the latest run (diagnostics: the benchmark reads the scores)."""
@@ -103,7 +105,7 @@ class ReActAgent(EventAgent):
             output = tool.invoke(_tool_input(tool, text), config=config)
         except Exception as exc:  # a tool's failure is something for the model to read
             return f"tool error: {type(exc).__name__}: {exc}", True
-        from tools.failure import is_failure
+        from agent_app.tool_profile import is_failure
 
         observation = output if isinstance(output, str) else str(getattr(output, "content", output))
         limit = self.settings.observation_chars

@@ -9,10 +9,12 @@ run is one `agent` chain run for the callbacks, with the model and tool calls ne
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
+
+from agent_app.tool_profile import ToolProfile
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -174,7 +176,9 @@ def result_of(events: Iterable[AgentEvent]) -> AgentResult:
     return result
 
 
-def _checked(run: Generator[AgentEvent, None, AgentResult], question: str) -> Generator[AgentEvent, None, AgentResult]:
+def _checked(
+    run: Generator[AgentEvent, None, AgentResult], question: str, profiles: Mapping[str, ToolProfile]
+) -> Generator[AgentEvent, None, AgentResult]:
     """Pass the run's events through, but once a tool has been called, hold the final answer
     back until it is checked against the steps: text injected through a tool result is removed
     (`injection.guard_answer`), and an answer that ignores or contradicts the tool results is
@@ -199,7 +203,7 @@ def _checked(run: Generator[AgentEvent, None, AgentResult], question: str) -> Ge
     if not observations:
         return result
     answer, blocked = guard_answer(result.answer, observations)
-    answer, replaced = ground_answer(question, answer, result.steps)
+    answer, replaced = ground_answer(question, answer, result.steps, profiles)
     # Tokens streamed before the first observation were already shown; the answer itself only
     # starts after the last observation, so all of it was held.
     text = answer if (blocked or replaced) else "".join(held)
@@ -215,6 +219,8 @@ class EventAgent:
     run is wrapped in one `agent` chain run for the callbacks and ends with `Finished`."""
 
     mode: str
+    profiles: Mapping[str, ToolProfile] = {}
+    """What each tool said of itself (agent_app.tool_profile): the answer is checked by it."""
 
     def invoke(
         self, input: str, history: Sequence[BaseMessage] = (), config: RunnableConfig | None = None
@@ -227,7 +233,7 @@ class EventAgent:
     ) -> Iterator[AgentEvent]:
         """Run, yielding step events live, answer tokens as they are written, then `Finished`."""
         with agent_run(config, input, self.mode) as run:
-            result = yield from _checked(self._run(input, history, run.config), input)
+            result = yield from _checked(self._run(input, history, run.config), input, self.profiles)
             run.result = result
         yield Finished(result)
 

@@ -11,11 +11,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from langchain_core.tools import BaseTool
     from rich.console import Console
 
     from agent_app.retrieval import IngestReport, RetrievalSettings, Source
-    from tools.settings import ToolsSettings
 
 
 WAITING = "waiting for another ingest or removal of this collection to finish (Ctrl-C gives up)"
@@ -187,27 +185,3 @@ def show_search(rows: list[dict], console: Console) -> None:
             console.print(f"    [dim]{escape(row['headings'])}[/dim]", highlight=False)
         text = " ".join(row["text"].split())
         console.print(f"    {escape(text[:300])}{'…' if len(text) > 300 else ''}", highlight=False)
-
-
-def collection_has_documents(name: str) -> bool:
-    """True when collection `name` exists and holds chunks (reads manifests only)."""
-    from agent_app.retrieval import describe_collections
-
-    return any(info.name == name and info.chunk_count for info in describe_collections())
-
-
-def agent_tools(
-    settings: ToolsSettings, collection: str, retrieval: RetrievalSettings, mcp_tools: Sequence[BaseTool] = ()
-) -> list[BaseTool]:
-    """The configured tools, plus knowledge_base when `collection` has documents (absent
-    otherwise, not faked), then `mcp_tools` (the MCP servers')."""
-    from tools import build_tools
-
-    extra = []
-    if collection_has_documents(collection):
-        from tools.knowledge_base import make_knowledge_base_tool
-
-        extra.append(make_knowledge_base_tool(collection, retrieval))
-        if "knowledge_base" not in settings.enabled:
-            settings = settings.model_copy(update={"enabled": [*settings.enabled, "knowledge_base"]})
-    return [*build_tools(settings, extra=extra), *mcp_tools]

@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from agent_app.memory.store import Conversation, ConversationStore
     from agent_app.monitoring.setup import Monitoring
     from agent_app.templates import Template, TemplateRegistry
-    from tools.approval import ApprovalGate, Asker
-    from tools.mcp import McpServers
+    from tools.approval import Asker
+    from tools.toolbox import Toolbox
 
 
 class ChatSession:
@@ -100,8 +100,7 @@ class ChatSession:
         self.ask_approval: Asker | None = None
         """Asks the user about a tool call under `ask` (set by the chat on a terminal); None
         refuses such calls, unless `tools.assume_yes` (--yes)."""
-        self.approval: ApprovalGate | None = None
-        self._mcp: McpServers | None = None
+        self._toolbox: Toolbox | None = None
         self._template: Template | None = None
         self._chain_key: tuple | None = None
         self._chain: Any = None
@@ -173,46 +172,33 @@ class ChatSession:
     def collection(self, name: str) -> None:
         self.collection_choice = name
 
+    @property
+    def toolbox(self) -> Toolbox:
+        """The agent's tools over the chat's life (tools.toolbox: its MCP servers start at first
+        use and run until `close`)."""
+        if self._toolbox is None:
+            from tools.toolbox import Toolbox
+
+            self._toolbox = Toolbox(self.settings.tools, self.settings.retrieval)
+        return self._toolbox
+
     def tools(self) -> list[Any]:
-        """The agent's tools: the configured built-ins, knowledge_base over the current
-        collection and the MCP servers' tools, each under its approval policy (`deny` ones are
-        left out, `ask` ones ask `ask_approval` before each call)."""
-        from agent_app.chat.knowledge import agent_tools
-        from tools.approval import ApprovalGate
-
-        servers = self.mcp_servers()
-        found = agent_tools(
-            self.settings.tools, self.collection, self.settings.retrieval, servers.tools() if servers else []
-        )
-        if self.approval is None:
-            self.approval = ApprovalGate(self.settings.tools.approval, assume_yes=self.settings.tools.assume_yes)
-        self.approval.ask = self.ask_approval
-        return self.approval.apply(found, servers.default_approval if servers else lambda name: None)
-
-    def mcp_servers(self) -> McpServers | None:
-        """The configured MCP servers, started at first use and kept for the whole chat (one
-        session each); None when there are none."""
-        if not self.settings.tools.mcp_servers:
-            return None
-        if self._mcp is None:
-            from tools.mcp import McpServers
-
-            self._mcp = McpServers(self.settings.tools.mcp_servers)
-            self._mcp.start()
-        return self._mcp
+        """The agent's tools over the current collection, each under its approval policy (`ask`
+        ones ask `ask_approval` before each call)."""
+        self.toolbox.approval.ask = self.ask_approval
+        return self.toolbox.tools(self.collection)
 
     def take_notices(self) -> list[str]:
         """The one-line warnings not shown yet (including MCP servers that failed or stopped)."""
         notices, self.notices = self.notices, []
-        return notices + (self._mcp.take_notices() if self._mcp else [])
+        return notices + (self._toolbox.take_notices() if self._toolbox else [])
 
     def close(self) -> None:
         """Save what could not be saved yet (see `unsaved`) and stop what the session started
         (MCP servers)."""
         self.save_unsaved(now=True)
-        if self._mcp is not None:
-            self._mcp.close()
-            self._mcp = None
+        if self._toolbox is not None:
+            self._toolbox.close()
 
     def _agent_for(self) -> Any:
         from agent_app.agent import build_agent

@@ -9,11 +9,26 @@ from agent_app.agent import AgentSettings, build_agent
 from agent_app.agent.checks import ground_answer
 from agent_app.agent.run import AgentStep as Step
 from agent_app.models.fake import ScriptedChatModel
+from agent_app.tool_profile import profiles
 from tests.support.agent_helpers import run
 from tests.support.fake_services import FakeOpenMeteo
 from tests.support.llama_server import free_port
 from tools import build_tools
 from tools.settings import ToolsSettings, WeatherSettings
+
+
+BUILTIN_PROFILES = profiles(build_tools(ToolsSettings(enabled=["calculator", "web_search", "weather"])))
+
+
+def test_the_builtin_tools_describe_themselves():
+    """What the checks read comes from the tools (agent_app.tool_profile), not from the agent."""
+    assert {name: p.result for name, p in BUILTIN_PROFILES.items()} == {
+        "calculator": "number",
+        "web_search": "sources",
+        "weather": "place",
+    }
+    assert BUILTIN_PROFILES["weather"].asked("東京の天気は？") == "東京"
+    assert "sqrt" in BUILTIN_PROFILES["calculator"].input_words.split()
 
 
 def _agent(replies: list[str], tools_settings: ToolsSettings):
@@ -95,9 +110,9 @@ def test_weather_answer_without_the_reported_figures_is_replaced(open_meteo: Fak
     ],
 )
 def test_ground_answer_rules(answer, steps, expected):
-    assert ground_answer("q", answer, steps)[1] == expected
+    assert ground_answer("q", answer, steps, BUILTIN_PROFILES)[1] == expected
 
 
 def test_an_mcp_style_result_left_out_of_the_answer_becomes_the_answer():
-    answer, why = ground_answer("shout hi", "Hello there.", [Step("shout", "hi", "HI!", False)])
+    answer, why = ground_answer("shout hi", "Hello there.", [Step("shout", "hi", "HI!", False)], BUILTIN_PROFILES)
     assert (answer, why) == ("shout returned: HI!", "unsupported")
