@@ -400,34 +400,33 @@ def run_chat(args: argparse.Namespace) -> int:
     # Live notes share the answer's console on a terminal (printed above the live view); with
     # piped output they go to stderr so stdout stays the answer alone.
     session = _session(args, settings, console=console if interactive else _console(stderr=True), store=store)
-    if args.resume:
-        conversation = session.resume(args.resume)
-        console.print(
-            f"[dim]resumed {conversation.short_id} “{conversation.title}” ({len(session.history)} messages)[/dim]",
-            highlight=False,
-        )
-        from agent_app.chat.commands import show_recap
-
-        show_recap(console, session.history)
-    history_file = None
-    if settings.history:
-        paths.data_dir().mkdir(parents=True, exist_ok=True)
-        history_file = str(paths.data_dir() / "input_history")
     try:
-        return ChatUI(session, console, interactive=interactive, history_file=history_file).run()
+        with session:
+            if args.resume:
+                conversation = session.resume(args.resume)
+                console.print(
+                    f"[dim]resumed {conversation.short_id} “{conversation.title}” "
+                    f"({len(session.log.history)} messages)[/dim]",
+                    highlight=False,
+                )
+                from agent_app.chat.commands import show_recap
+
+                show_recap(console, session.log.history)
+            history_file = None
+            if settings.history:
+                paths.data_dir().mkdir(parents=True, exist_ok=True)
+                history_file = str(paths.data_dir() / "input_history")
+            return ChatUI(session, console, interactive=interactive, history_file=history_file).run()
     finally:
-        session.close()
         _report_unsaved(session)
-        if session.monitoring:
-            session.monitoring.close()
         if store is not None:
             store.close()
 
 
 def _report_unsaved(session) -> None:
     """Say so when messages could not be saved by the end (the database stayed locked or full)."""
-    if session.unsaved:
-        n = len(session.unsaved)
+    if session.log.unsaved:
+        n = len(session.log.unsaved)
         print(
             f"warning: {n} message{'s' if n != 1 else ''} of this conversation could not be saved "
             "(the conversation database stayed unavailable); `sessions` shows what was saved",
@@ -467,7 +466,7 @@ def run_ask(args: argparse.Namespace) -> int:
     load_s = time.perf_counter() - started
     if sys.stdin.isatty() and err.is_terminal:  # someone can answer approval questions
         session.ask_approval = _ask_on_terminal(err)
-    try:
+    with session:
         if args.json:
             turn = session.reply(question)
             data = turn.as_dict()
@@ -485,10 +484,6 @@ def run_ask(args: argparse.Namespace) -> int:
             sys.stdout.write("\n")
             for warning in session.last_turn.warnings if session.last_turn else []:
                 err.print(f"[yellow]warning:[/yellow] {warning}")
-    finally:
-        session.close()
-        if session.monitoring:
-            session.monitoring.close()
     return 0
 
 

@@ -86,7 +86,7 @@ def test_last_turns_memory_limits_what_the_model_sees():
         session.reply(text)
     sent = [m.text for m in session.model.calls[-1]]
     assert "second" in sent and "first" not in sent and sent[-1] == "third"
-    assert len(session.history) == 6  # everything is still kept
+    assert len(session.log.history) == 6  # everything is still kept
 
 
 def test_conversation_persists_and_resumes_with_template_and_model(tmp_path):
@@ -96,12 +96,12 @@ def test_conversation_persists_and_resumes_with_template_and_model(tmp_path):
         a.use_template("concise")
         a.reply("remember the word kiwi")
         a.reply("and the number 7")
-        conv_id = a.conversation.id
+        conv_id = a.log.conversation.id
     with ConversationStore(db) as store:
         b = ChatSession(load_settings(overrides={"model": "local"}), store=store)
         conversation = b.resume("last")
         assert conversation.id == conv_id
-        assert [m.text for m in b.history][::2] == ["remember the word kiwi", "and the number 7"]
+        assert [m.text for m in b.log.history][::2] == ["remember the word kiwi", "and the number 7"]
         assert b.template_name == "concise" and b.model_label == "fake"  # restored, not loaded yet
 
 
@@ -279,7 +279,7 @@ def test_a_template_sees_only_its_own_turns_by_default():
     session.reply("What is a cat?")
     sent = "\n".join(m.text for m in session.model.calls[-1])
     assert "こんにちは" not in sent and "What is a cat?" in sent
-    assert session.history[0].text == "こんにちは" and len(session.history) == 4  # still whole
+    assert session.log.history[0].text == "こんにちは" and len(session.log.history) == 4  # still whole
     session.use_template("character")
     session.reply("元気？")
     assert len(session.memory_view()) == 4  # the character's own two turns come back
@@ -357,7 +357,7 @@ def test_tab_completes_commands_templates_models_and_conversation_ids(tmp_path):
     assert offered("/tem") == ["/template", "/templates"]
     assert offered("/template few") == ["few-shot-keywords", "few-shot-translate"]
     assert {"local", "llamacpp"} <= set(offered("/model "))
-    assert offered("/resume ") == ["last", session.conversation.short_id]
+    assert offered("/resume ") == ["last", session.log.conversation.short_id]
     assert offered("/agent o") == ["on", "off"]
     assert offered("hello") == [] and offered("/template concise extra") == []
     store.close()

@@ -31,12 +31,12 @@ def test_server_killed_mid_stream_keeps_partial_answer_and_session():
     message = str(info.value)
     assert "\n" not in message and ("lost the connection" in message or "cannot reach" in message)
     # The partial answer is kept in the history; the session is usable for the next turn.
-    assert session.history[-1].text == "".join(received)
+    assert session.log.history[-1].text == "".join(received)
     with pytest.raises(ProviderError, match="cannot reach"):
         session.reply("Are you there?")
     # A failed turn keeps what the user typed and adds no answer.
-    assert [m.type for m in session.history[-2:]] == ["ai", "human"]
-    assert session.history[-1].text == "Are you there?" and session.history[-2].text == "".join(received)
+    assert [m.type for m in session.log.history[-2:]] == ["ai", "human"]
+    assert session.log.history[-1].text == "Are you there?" and session.log.history[-2].text == "".join(received)
 
 
 def test_connection_refused_is_explained():
@@ -44,7 +44,7 @@ def test_connection_refused_is_explained():
     with pytest.raises(ProviderError) as info:
         session.reply("hello")
     assert "cannot reach http://127.0.0.1" in str(info.value)
-    assert [(m.type, m.text) for m in session.history] == [("human", "hello")]
+    assert [(m.type, m.text) for m in session.log.history] == [("human", "hello")]
 
 
 class _ErrorServer:

@@ -104,7 +104,7 @@ def _model(ui: ChatUI, arg: str) -> None:
 
     with ui.console.status(f"loading {redact_message(arg)} ..."):
         label = ui.session.switch_model(arg)
-    ui.info(f"model: {label} (history kept: {len(ui.session.history)} messages)")
+    ui.info(f"model: {label} (history kept: {len(ui.session.log.history)} messages)")
 
 
 @command("params", "[name=value ...]", "show or set generation parameters (name= resets one)")
@@ -153,7 +153,7 @@ def _template(ui: ChatUI, arg: str) -> None:
     )
     extra = f" · needs: {', '.join(needed)} (/set NAME VALUE)" if needed else ""
     ui.info(f"template: {ui.session.template_name} — {template.description}{extra}")
-    if arg and ui.session.settings.memory.scope == "template" and ui.session.history:
+    if arg and ui.session.settings.memory.scope == "template" and ui.session.log.history:
         ui.console.print(
             "[dim]it sees only the turns made under it (the whole conversation is still saved; "
             "memory: {scope: conversation} in the config shares every turn)[/dim]",
@@ -178,9 +178,9 @@ def _set(ui: ChatUI, arg: str) -> None:
 
 # -- conversations ---------------------------------------------------------------------------
 def _store(ui: ChatUI):
-    if ui.session.store is None:
+    if ui.session.log.store is None:
         raise ConfigError("conversations are not saved in this chat (started with --no-save)")
-    return ui.session.store
+    return ui.session.log.store
 
 
 @command("sessions", help="list saved conversations")
@@ -194,7 +194,7 @@ def _sessions(ui: ChatUI, arg: str) -> None:
     table = Table(box=None, padding=(0, 2))
     for col in ("id", "title", "model", "template", "messages", "last used"):
         table.add_column(col)
-    current = ui.session.conversation.id if ui.session.conversation else None
+    current = ui.session.log.conversation.id if ui.session.log.conversation else None
     for c in conversations:
         mark = "▸" if c.id == current else " "
         table.add_row(
@@ -256,10 +256,10 @@ def _resume(ui: ChatUI, arg: str) -> None:
     _store(ui)
     conversation = ui.session.resume(arg or "last")
     ui.info(
-        f"resumed {conversation.short_id} “{conversation.title}”: {len(ui.session.history)} messages, "
+        f"resumed {conversation.short_id} “{conversation.title}”: {len(ui.session.log.history)} messages, "
         f"model {ui.session.model_label}, template {ui.session.template_name}"
     )
-    show_recap(ui.console, ui.session.history)
+    show_recap(ui.console, ui.session.log.history)
     for notice in ui.session.take_notices():
         ui.warn(notice)
 
@@ -275,9 +275,10 @@ def _rename(ui: ChatUI, arg: str) -> None:
     store = _store(ui)
     if not arg:
         raise ConfigError("give the new title: /rename My trip plans")
-    if ui.session.conversation is None:
+    log = ui.session.log
+    if log.conversation is None:
         raise ConfigError("nothing to rename yet: ask something first")
-    ui.session.conversation = store.rename(ui.session.conversation.id, arg)
+    log.conversation = store.rename(log.conversation.id, arg)
     ui.info(f"renamed to “{arg}”")
 
 
@@ -287,7 +288,7 @@ def _delete(ui: ChatUI, arg: str) -> None:
     if not arg:
         raise ConfigError("give the conversation's id from /sessions: /delete 1a2b3c4d")
     deleted = store.delete(arg)
-    if ui.session.conversation and ui.session.conversation.id == deleted.id:
+    if ui.session.log.conversation and ui.session.log.conversation.id == deleted.id:
         ui.session.start_conversation()
     ui.info(f"deleted {deleted.short_id} “{deleted.title}”")
 

@@ -74,6 +74,6 @@ class ChatCompleter(Completer):
         return self._models
 
     def _conversations(self) -> list[str]:
-        if self.session.store is None:
+        if self.session.log.store is None:
             return ["last"]
-        return ["last", *(c.short_id for c in self.session.store.list(limit=30))]
+        return ["last", *(c.short_id for c in self.session.log.store.list(limit=30))]

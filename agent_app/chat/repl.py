@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from agent_app.agent.run import Observation, ToolCall
 from agent_app.chat import commands
 from agent_app.errors import AppError
 from agent_app.textinput import NOT_UTF8_WARNING, clean_input
@@ -244,9 +245,9 @@ class ChatUI:
                         text += piece
                     else:
                         lines.append(step_line(piece))
-                        if hasattr(piece, "input"):
+                        if isinstance(piece, ToolCall):
                             calls.append(piece.tool)
-                        elif getattr(piece, "error", False):
+                        elif piece.error:
                             failures.setdefault(piece.tool, str(piece.text))
                     live.update(view())
             finally:
@@ -267,9 +268,9 @@ def collapsed_steps(calls: list[str], failures: dict[str, str]) -> str:
     return f"▸ {len(calls)} tool call(s): {', '.join(names)} — /steps to expand"
 
 
-def step_line(event) -> str:
+def step_line(event: ToolCall | Observation) -> str:
     """One line for an agent step: `→ tool(input)` or `← observation` (shortened)."""
-    if hasattr(event, "input"):
+    if isinstance(event, ToolCall):
         return f"  → {event.tool}({event.input})"
     text = " ".join(str(event.text).split())
     return f"  ← {text[:160]}{'…' if len(text) > 160 else ''}"

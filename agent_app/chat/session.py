@@ -18,16 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import BaseCallbackHandler
 
-from agent_app.chat.turn import TurnResult, TurnWatcher
+from agent_app.chat.answerers import Answerers
+from agent_app.chat.conversation_log import ConversationLog
+from agent_app.chat.turn import TurnItem, TurnResult, TurnWatcher, explained
 from agent_app.errors import AppError, TemplateError
 from agent_app.models.factory import parse_model_spec
 from agent_app.models.handle import ModelHandle
 from agent_app.models.params import GenerationParams
 from agent_app.monitoring.stats import StatsCallback
 from agent_app.templates.variables import check_declared
-
-STORE_RETRY_S = 5.0
-"""How long after a failed save the next message waits before trying the store again."""
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -75,26 +74,18 @@ class ChatSession:
         self.system_prompt = system_prompt
         self.agent_mode = False
         """Answer with the ReAct/tool-calling agent instead of the template's chain."""
-        self._agent: Any = None
-        self._agent_key: tuple | None = None
         self.collection_choice = collection
         """The collection the user chose (--collection, /kb use); wins over a template's own."""
-        self.store = store
-        self.conversation: Conversation | None = None
-        self.unsaved: list[BaseMessage] = []
-        """Messages the store could not take yet (locked, disk full), oldest first: kept here and
-        committed at the next message or at close, so nothing typed is lost to a busy database."""
-        self._store_retry_at = 0.0
-        self._store_failing = False
         self.monitoring = monitoring
         self.stats = monitoring.stats if monitoring else StatsCallback()
         """Usage and timings of every turn: the one count behind `ask --json` and `/stats`."""
-        self.history: list[BaseMessage] = []
         self.last_turn: TurnResult | None = None
         self.on_progress: Callable[[str], None] | None = None
         """Called with what a multi-call chain is doing ("sample 3/5"): the REPL's spinner."""
         self.notices: list[str] = []
         """One-line warnings produced outside a turn's stream (broken template edit, ...)."""
+        self.log = ConversationLog(store, self.notices, lambda: (self.model_label, self.template_name))
+        """The messages, committed to `store` as they complete (chat.conversation_log)."""
         self.extra_callbacks: list[BaseCallbackHandler] = []
         """Handlers the owner adds to every turn (the server's: stop a turn whose client left)."""
         self.ask_approval: Asker | None = None
@@ -102,8 +93,7 @@ class ChatSession:
         refuses such calls, unless `tools.assume_yes` (--yes)."""
         self._toolbox: Toolbox | None = None
         self._template: Template | None = None
-        self._chain_key: tuple | None = None
-        self._chain: Any = None
+        self.answerers = Answerers(settings, self.models)
         check_declared(self.template, variables or {})  # fail now on a bad --template or --var
 
     # -- model --------------------------------------------------------------------------
@@ -119,7 +109,7 @@ class ChatSession:
     def switch_model(self, model: str) -> str:
         """Switch backend/model, keeping the history. On failure the current model stays."""
         label = self.models.switch(model)
-        self._save_choice()
+        self.log.save_choices()
         return label
 
     def set_params(self, values: dict[str, Any]) -> GenerationParams:
@@ -151,7 +141,7 @@ class ChatSession:
         """Switch template; on any error the current one stays."""
         template = self.templates.get(name)
         self.template_name, self._template = name, template
-        self._save_choice()
+        self.log.save_choices()
         return template
 
     def set_variable(self, name: str, value: str) -> None:
@@ -190,77 +180,43 @@ class ChatSession:
 
     def take_notices(self) -> list[str]:
         """The one-line warnings not shown yet (including MCP servers that failed or stopped)."""
-        notices, self.notices = self.notices, []
+        notices = list(self.notices)
+        self.notices.clear()  # the same list: the conversation log writes to it too
         return notices + (self._toolbox.take_notices() if self._toolbox else [])
 
+    def __enter__(self) -> ChatSession:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
-        """Save what could not be saved yet (see `unsaved`) and stop what the session started
-        (MCP servers)."""
+        """Save what could not be saved yet (see `unsaved`), stop what the session started (MCP
+        servers) and close its monitoring (log files)."""
         self.save_unsaved(now=True)
         if self._toolbox is not None:
             self._toolbox.close()
-
-    def _agent_for(self) -> Any:
-        from agent_app.agent import build_agent
-
-        tools = self.tools()
-        # The tool names are in the key: knowledge_base comes with documents, and an MCP
-        # server that stops takes its tools out.
-        key = (id(self.model), self.collection, tuple(tool.name for tool in tools))
-        if key != self._agent_key:
-            self._agent = build_agent(self.model, tools, settings=self.settings.agent)
-            self._agent_key = key
-        return self._agent
+        if self.monitoring is not None:
+            self.monitoring.close()
 
     def documents_changed(self) -> None:
-        """The collection was re-ingested: build the retrieval chain afresh next turn."""
-        self._chain_key = None
-        self._agent_key = None
-
-    def _chain_for(self, template: Template) -> Any:
-        from chains import build_chain
-
-        key = (id(template), id(self.model), self.params.model_dump_json(), self.system_prompt, self.collection)
-        if key != self._chain_key:
-            if self.system_prompt and template.mode == "chat":
-                # --system is literal text, not a template: braces are escaped so that
-                # `Reply in JSON like {"a": 1}` is sent as written and `{input}` is not filled in.
-                literal = self.system_prompt.replace("{", "{{").replace("}", "}}")
-                template = template.model_copy(update={"system": literal})
-            llm = self.models.completion_model() if template.mode == "completion" else None
-            extras: dict[str, Any] = {}
-            if template.kind == "retrieval":
-                from agent_app.retrieval import get_retriever
-
-                extras["retriever"] = get_retriever(self.collection, self.settings.retrieval)
-                extras["context_tokens"] = self.settings.retrieval.context_tokens
-            self._chain = build_chain(template, self.model, llm, params=self.params, **extras)
-            self._chain_key = key
-        return self._chain
+        """The collection was re-ingested: build the retrieval chain and agent afresh next turn."""
+        self.answerers.reset()
 
     # -- conversations ---------------------------------------------------------------------
+    def save_unsaved(self, *, now: bool = False) -> None:
+        self.log.save_unsaved(now=now)
+
     def start_conversation(self) -> None:
         """Begin a new conversation (persisted when a store is configured)."""
-        self.save_unsaved(now=True)  # the last one's messages go to the last one
-        self.history = []
-        self.conversation = None
+        self.log.start()
         self.stats.reset()
-
-    def _ensure_conversation(self) -> None:
-        if self.store is not None and self.conversation is None:
-            self.conversation = self.store.create(model=self.model_label, template=self.template_name)
 
     def resume(self, ref: str, *, adopt_choices: bool = True) -> Conversation:
         """Restore a stored conversation: messages, and (`adopt_choices`) its template and model
         choice. The server passes False: its request names the way of answering, and its one
         model is shared by every client."""
-        if self.store is None:
-            from agent_app.errors import ConfigError
-
-            raise ConfigError("conversations are not being saved in this session")
-        self.save_unsaved(now=True)
-        conversation = self.store.get(ref)
-        messages = self.store.messages(conversation.id)
+        conversation = self.log.load(ref)
         if adopt_choices and conversation.template and conversation.template != self.template_name:
             try:
                 self.use_template(conversation.template)
@@ -271,45 +227,8 @@ class ChatSession:
                 self.models.choose(parse_model_spec(conversation.model))
             except AppError as exc:  # a stored choice that no longer parses
                 self.notices.append(f"kept model {self.model_label}: {exc}")
-        self.store.touch(conversation.id)
-        self.conversation, self.history = conversation, messages
         self.stats.reset()
         return conversation
-
-    def _save_choice(self) -> None:
-        if self.store is not None and self.conversation is not None:
-            self.store.update_settings(self.conversation.id, model=self.model_label, template=self.template_name)
-
-    def _remember(self, message: BaseMessage) -> None:
-        self.history.append(message)
-        if self.store is not None:
-            self.unsaved.append(message)
-            self.save_unsaved()
-
-    def save_unsaved(self, *, now: bool = False) -> None:
-        """Commit the messages the store has not taken yet, oldest first. When it fails, they
-        stay in `unsaved` (the user is told once) and the next message tries again, after
-        STORE_RETRY_S so a locked database does not make every message wait its busy timeout;
-        `now` tries at once (closing)."""
-        from agent_app.memory.store import ConversationStoreError
-
-        if self.store is None or not self.unsaved or (not now and time.monotonic() < self._store_retry_at):
-            return
-        try:
-            self._ensure_conversation()
-            assert self.conversation is not None
-            while self.unsaved:
-                self.store.append(self.conversation.id, self.unsaved[0])
-                del self.unsaved[0]
-        except ConversationStoreError as exc:
-            self._store_retry_at = time.monotonic() + STORE_RETRY_S
-            if not self._store_failing:
-                self.notices.append(f"not saved yet: {exc}; the conversation is kept and saved once that works again")
-            self._store_failing = True
-            return
-        if self._store_failing:
-            self.notices.append("the conversation is saved again, with the messages kept meanwhile")
-            self._store_failing = False
 
     def clear(self) -> None:
         """Forget the conversation so far (a stored one stays stored; a new one starts)."""
@@ -317,18 +236,7 @@ class ChatSession:
 
     def memory_view(self, config: RunnableConfig | None = None) -> list[BaseMessage]:
         """The part of the history the model sees, per the memory strategy."""
-        from agent_app.memory.strategies import build_memory
-
-        cache = self.store.summary_cache(self.conversation.id) if (self.store and self.conversation) else None
-        memory = build_memory(self.settings.memory, self.model, cache=cache)
-        history = self.history
-        if self.settings.memory.scope == "template":
-            # Each message is tagged with the template it was made under; untagged ones (saved
-            # before the tag existed) are shared.
-            history = [
-                m for m in history if m.response_metadata.get("template", self.template_name) == self.template_name
-            ]
-        return memory.select(history, config=config)
+        return self.log.view(self.settings.memory, self.model, self.template_name, config)
 
     # -- turns --------------------------------------------------------------------------
     def callbacks(self, turn: TurnResult) -> list[BaseCallbackHandler]:
@@ -337,12 +245,12 @@ class ChatSession:
         handlers += self.monitoring.callbacks if self.monitoring else [self.stats]
         return handlers + self.extra_callbacks
 
-    def stream_reply(self, user_input: str) -> Generator[Any, None, None]:
+    def stream_reply(self, user_input: str) -> Generator[TurnItem, None, None]:
         """Stream the answer to `user_input`, committing both messages to the conversation.
 
         Yields answer text as `str`; in agent mode also the agent's `ToolCall` and `Observation`
-        events, as they happen, for the caller to show. Stopping early (Ctrl-C, closing the
-        iterator) keeps the partial answer. A failure keeps the user's message (nothing typed is
+        events (`TurnItem`), as they happen, for the caller to show. Stopping early (Ctrl-C,
+        closing the iterator) keeps the partial answer. A failure keeps the user's message (nothing typed is
         lost) and adds no answer.
         """
         from langchain_core.messages import AIMessage, HumanMessage
@@ -358,12 +266,13 @@ class ChatSession:
             "metadata": {"model": self.model_label, "template": self.template_name},
         }
         history = self.memory_view(config)
+        outputs: Iterator[Any]
         if self.agent_mode:
             outputs = self._agent_events(user_input, history, config, turn)
         else:
-            chain = self._chain_for(template)
+            chain = self.answerers.chain(template, self.model, self.params, self.system_prompt, self.collection)
             outputs = chain.stream({**self.variables, "input": user_input, "history": history}, config=config)
-        self._remember(HumanMessage(user_input, response_metadata={"template": self.template_name}))
+        self.log.remember(HumanMessage(user_input, response_metadata={"template": self.template_name}))
         turn.warnings += self.take_notices()  # e.g. a locked conversation database
         started = time.perf_counter()
         parts: list[str] = []
@@ -386,15 +295,7 @@ class ChatSession:
             turn.interrupted = True
             raise
         except Exception as exc:
-            from agent_app.models.errors import explain
-
-            error = explain(
-                exc,
-                base_url=self.settings.base_url,
-                mid_answer=bool(parts),
-                timeout_s=self.settings.request_timeout,
-                retries=self.settings.max_retries,
-            )
+            error = explained(exc, self.settings, mid_answer=bool(parts))
             if error is None:
                 raise
             raise error from exc
@@ -405,26 +306,19 @@ class ChatSession:
             turn.note_truncation(self.effective_params().max_tokens)
             turn.text = "".join(parts)
             if turn.text:
-                self._remember(
-                    AIMessage(
-                        turn.text,
-                        response_metadata={
-                            "model": self.model_label,
-                            "template": self.template_name,
-                            "interrupted": turn.interrupted,
-                        },
-                    )
-                )
+                about = {"model": self.model_label, "template": self.template_name, "interrupted": turn.interrupted}
+                self.log.remember(AIMessage(turn.text, response_metadata=about))
                 turn.warnings += self.take_notices()
 
     def _agent_events(
         self, user_input: str, history: list[BaseMessage], config: RunnableConfig, turn: TurnResult
-    ) -> Iterator[Any]:
+    ) -> Iterator[TurnItem]:
         """The agent's run as answer text plus step events; records the steps on the turn."""
         from agent_app.agent import FinalAnswerToken, Finished, Observation, ToolCall
 
         turn.details["agent_mode"] = True
-        for event in self._agent_for().stream(user_input, history, config=config):
+        agent = self.answerers.agent(self.model, self.tools(), self.collection)
+        for event in agent.stream(user_input, history, config=config):
             if isinstance(event, FinalAnswerToken):
                 yield event.text
             elif isinstance(event, ToolCall | Observation):

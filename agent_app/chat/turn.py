@@ -10,12 +10,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from langchain_core.callbacks import BaseCallbackHandler
 
+from agent_app.agent.run import Observation, ToolCall
+
 if TYPE_CHECKING:
+    from agent_app.config import Settings
+    from agent_app.errors import AppError
     from agent_app.monitoring.stats import TurnStats
+
+TurnItem: TypeAlias = str | ToolCall | Observation
+"""What a turn's stream yields: answer text, or (agent mode) a tool call or its observation."""
+
+
+def explained(exc: Exception, settings: Settings, *, mid_answer: bool) -> AppError | None:
+    """A model's failure as the app's one-line error (models.errors), None for a bug."""
+    from agent_app.models.errors import explain
+
+    return explain(
+        exc,
+        base_url=settings.base_url,
+        mid_answer=mid_answer,
+        timeout_s=settings.request_timeout,
+        retries=settings.max_retries,
+    )
 
 
 @dataclass

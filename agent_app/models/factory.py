@@ -13,6 +13,7 @@ Heavy modules (torch, transformers, langchain_openai) are imported only when a m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from agent_app.models.settings import ModelSettings
     from agent_app.models.weights import Progress
 
-PROVIDERS = ("local", "openai", "llamacpp", "ollama", "fake")
 OLLAMA_PROBE_TIMEOUT_S = 3.0
 CONNECT_TIMEOUT_S = 10.0
 BUNDLED_ALIASES = {"", "default", "smollm2", "smollm2-135m", "smollm2-135m-instruct"}
@@ -69,7 +69,7 @@ def parse_model_spec(text: str | None) -> ModelSpec:
     if not text:
         raise ConfigError("empty model name: use e.g. --model local or --model openai/gpt-4o-mini")
     provider, _, name = text.partition("/")
-    if provider in PROVIDERS:
+    if provider in REGISTRY:
         return ModelSpec(provider, name.strip())
     if Path(text).expanduser().is_dir():
         return ModelSpec("local", text)
@@ -194,6 +194,94 @@ def _timeout(seconds: float) -> Any:
     return httpx.Timeout(seconds, connect=min(CONNECT_TIMEOUT_S, seconds))
 
 
+@dataclass(frozen=True)
+class Provider:
+    """How one provider's models are built: a chat model, and a completion model if it has one."""
+
+    chat: Callable[[ModelSpec, ModelSettings, GenerationParams, Progress | None], BaseChatModel]
+    completion: Callable[[ModelSpec, ModelSettings, GenerationParams, Progress | None], BaseLLM]
+
+
+def _openai_chat(spec: ModelSpec, settings: ModelSettings, params: GenerationParams, _p: Progress | None) -> Any:
+    from agent_app.models.openai import OpenAIChatModel
+
+    return OpenAIChatModel(
+        **_openai_kwargs(spec, settings),
+        stream_usage=True,
+        tool_calling=settings.tool_calling,
+        **_openai_params(params),
+    )
+
+
+def _openai_completion(spec: ModelSpec, settings: ModelSettings, params: GenerationParams, _p: Progress | None) -> Any:
+    from agent_app.models.openai import OpenAICompletionModel
+
+    kwargs = _openai_kwargs(spec, settings)
+    if not spec.name:
+        kwargs["model"] = "gpt-3.5-turbo-instruct"  # OpenAI's completions-endpoint model
+    return OpenAICompletionModel(**kwargs, **_openai_params(params))
+
+
+def _served_chat(spec: ModelSpec, settings: ModelSettings, params: GenerationParams, _p: Progress | None) -> Any:
+    """llama.cpp in-process or Ollama: a server the app finds itself, reached as OpenAI's API."""
+    from agent_app.models.openai import OpenAIChatModel
+
+    return OpenAIChatModel(
+        **_server_kwargs(spec, settings),
+        stream_usage=True,
+        accepts_grammar=spec.provider == "llamacpp",  # the agent constrains its steps with a GBNF grammar
+        tool_calling=settings.tool_calling,
+        **_openai_params(_served_defaults(spec).merged(params)),
+    )
+
+
+def _served_completion(spec: ModelSpec, settings: ModelSettings, params: GenerationParams, _p: Progress | None) -> Any:
+    from agent_app.models.openai import OpenAICompletionModel
+
+    return OpenAICompletionModel(
+        **_server_kwargs(spec, settings), **_openai_params(_served_defaults(spec).merged(params))
+    )
+
+
+def _fake_chat(spec: ModelSpec, _s: ModelSettings, _params: GenerationParams, _p: Progress | None) -> Any:
+    from agent_app.models.fake import ScriptedChatModel
+
+    return ScriptedChatModel(replies=_fake_replies(spec.name), model_name=spec.label)
+
+
+def _fake_completion(spec: ModelSpec, _s: ModelSettings, _params: GenerationParams, _p: Progress | None) -> Any:
+    from langchain_core.language_models import FakeListLLM
+
+    return FakeListLLM(responses=[str(r) for r in _fake_replies(spec.name)] or ["(scripted)"])
+
+
+def _local_chat(spec: ModelSpec, settings: ModelSettings, params: GenerationParams, progress: Progress | None) -> Any:
+    from agent_app.models.local import LOCAL_DEFAULT_PARAMS, LocalChatModel, LocalCompletionModel
+
+    merged = LOCAL_DEFAULT_PARAMS.merged(params)
+    llm = LocalCompletionModel(_runtime(spec, settings, progress), params=merged)
+    return LocalChatModel(llm=llm, params=merged, context_window=settings.context_window)
+
+
+def _local_completion(
+    spec: ModelSpec, settings: ModelSettings, params: GenerationParams, progress: Progress | None
+) -> Any:
+    from agent_app.models.local import LOCAL_DEFAULT_PARAMS, LocalCompletionModel
+
+    return LocalCompletionModel(_runtime(spec, settings, progress), params=LOCAL_DEFAULT_PARAMS.merged(params))
+
+
+REGISTRY: dict[str, Provider] = {
+    "local": Provider(_local_chat, _local_completion),
+    "openai": Provider(_openai_chat, _openai_completion),
+    "llamacpp": Provider(_served_chat, _served_completion),
+    "ollama": Provider(_served_chat, _served_completion),
+    "fake": Provider(_fake_chat, _fake_completion),
+}
+"""Provider prefix -> how its models are built: a new provider is one entry here (and its
+errors in models.errors.explain)."""
+
+
 def build_chat_model(
     spec: ModelSpec,
     settings: ModelSettings,
@@ -202,38 +290,7 @@ def build_chat_model(
     progress: Progress | None = None,
 ) -> BaseChatModel:
     """Build the chat model `spec` with the settings' connection and generation `params`."""
-    params = settings.params.merged(params)
-    if spec.provider == "openai":
-        from agent_app.models.openai import OpenAIChatModel
-
-        return OpenAIChatModel(
-            **_openai_kwargs(spec, settings),
-            stream_usage=True,
-            tool_calling=settings.tool_calling,
-            **_openai_params(params),
-        )
-    if spec.provider in ("llamacpp", "ollama"):
-        from agent_app.models.openai import OpenAIChatModel
-
-        params = _served_defaults(spec).merged(params)
-        return OpenAIChatModel(
-            **_server_kwargs(spec, settings),
-            stream_usage=True,
-            accepts_grammar=spec.provider == "llamacpp",  # the agent constrains its steps with a GBNF grammar
-            tool_calling=settings.tool_calling,
-            **_openai_params(params),
-        )
-    if spec.provider == "fake":
-        from agent_app.models.fake import ScriptedChatModel
-
-        return ScriptedChatModel(replies=_fake_replies(spec.name), model_name=spec.label)
-    from agent_app.models.local import LOCAL_DEFAULT_PARAMS, LocalChatModel, LocalCompletionModel
-
-    runtime = _runtime(spec, settings, progress)
-    merged = LOCAL_DEFAULT_PARAMS.merged(params)
-    return LocalChatModel(
-        llm=LocalCompletionModel(runtime, params=merged), params=merged, context_window=settings.context_window
-    )
+    return REGISTRY[spec.provider].chat(spec, settings, settings.params.merged(params), progress)
 
 
 def build_completion_model(
@@ -244,26 +301,7 @@ def build_completion_model(
     progress: Progress | None = None,
 ) -> BaseLLM:
     """A plain text-completion model (prompt string in, text out) for completion templates."""
-    params = settings.params.merged(params)
-    if spec.provider == "openai":
-        from agent_app.models.openai import OpenAICompletionModel
-
-        kwargs = _openai_kwargs(spec, settings)
-        if not spec.name:
-            kwargs["model"] = "gpt-3.5-turbo-instruct"  # OpenAI's completions-endpoint model
-        return OpenAICompletionModel(**kwargs, **_openai_params(params))
-    if spec.provider in ("llamacpp", "ollama"):
-        from agent_app.models.openai import OpenAICompletionModel
-
-        params = _served_defaults(spec).merged(params)
-        return OpenAICompletionModel(**_server_kwargs(spec, settings), **_openai_params(params))
-    if spec.provider == "fake":
-        from langchain_core.language_models import FakeListLLM
-
-        return FakeListLLM(responses=[str(r) for r in _fake_replies(spec.name)] or ["(scripted)"])
-    from agent_app.models.local import LOCAL_DEFAULT_PARAMS, LocalCompletionModel
-
-    return LocalCompletionModel(_runtime(spec, settings, progress), params=LOCAL_DEFAULT_PARAMS.merged(params))
+    return REGISTRY[spec.provider].completion(spec, settings, settings.params.merged(params), progress)
 
 
 def _runtime(spec: ModelSpec, settings: ModelSettings, progress: Progress | None) -> Any:

@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
+from agent_app.agent.run import Observation, ToolCall
 from agent_app.errors import AppError, ModelError
 from agent_app.serve import catalog
 
@@ -361,8 +362,8 @@ def produce(engine: Engine, turn: Turn, put: Callable[[tuple[str, Any]], None]) 
                         break
             finally:
                 pieces.close()  # a cancelled generation stops here (and keeps its partial answer)
-            if session.conversation is not None:
-                turn.conversation_id = session.conversation.id
+            if session.log.conversation is not None:
+                turn.conversation_id = session.log.conversation.id
             put(("end", session.last_turn))
     except TurnCancelled:
         put(("end", session.last_turn))  # nobody is listening; the partial answer is kept
@@ -447,15 +448,10 @@ def _extras(result: Any, turn: Turn) -> dict[str, Any]:
     return extras
 
 
-def _step(piece: Any) -> dict[str, Any]:
-    if hasattr(piece, "input"):
+def _step(piece: ToolCall | Observation) -> dict[str, Any]:
+    if isinstance(piece, ToolCall):
         return {"type": "tool_call", "tool": piece.tool, "input": piece.input}
-    return {
-        "type": "observation",
-        "tool": piece.tool,
-        "text": piece.text,
-        "error": bool(getattr(piece, "error", False)),
-    }
+    return {"type": "observation", "tool": piece.tool, "text": piece.text, "error": piece.error}
 
 
 async def whole_reply(engine: Engine, turn: Turn, chat: ChatRequest, completion_id: str, request: Request) -> dict:

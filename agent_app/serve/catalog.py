@@ -118,5 +118,5 @@ def session_for(
     )
     session.agent_mode = way.agent
     session.ask_approval = None  # an `ask` tool is refused: no one can be asked
-    session.history = list(history)
+    session.log.history = list(history)
     return session

@@ -16,7 +16,6 @@ from tests.support.llama_server import free_port
 from tools import build_tools
 from tools.settings import ToolsSettings, WeatherSettings
 
-
 BUILTIN_PROFILES = profiles(build_tools(ToolsSettings(enabled=["calculator", "web_search", "weather"])))
 
 

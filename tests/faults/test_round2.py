@@ -180,7 +180,7 @@ def test_locked_store_answers_and_saves_once_free(isolated_app_dirs, monkeypatch
     from agent_app.config import load_settings
 
     monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 100)
-    monkeypatch.setattr("agent_app.chat.session.STORE_RETRY_S", 0.0)  # the next message tries again
+    monkeypatch.setattr("agent_app.chat.conversation_log.STORE_RETRY_S", 0.0)  # the next message tries again
     store = ConversationStore()
     session = ChatSession(load_settings(overrides={"model": "fake"}), store=store)
     session.reply("first")
@@ -192,11 +192,11 @@ def test_locked_store_answers_and_saves_once_free(isolated_app_dirs, monkeypatch
         holder.close()
     assert turn.text == "You said: second while locked"
     assert any("not saved yet" in w and "locked" in w for w in turn.warnings)
-    assert len(session.unsaved) == 2
+    assert len(session.log.unsaved) == 2
     turn = session.reply("third")
-    assert any("saved again" in w for w in turn.warnings) and session.unsaved == []
-    assert session.conversation is not None
-    texts = [m.content for m in store.messages(session.conversation.id)]
+    assert any("saved again" in w for w in turn.warnings) and session.log.unsaved == []
+    assert session.log.conversation is not None
+    texts = [m.content for m in store.messages(session.log.conversation.id)]
     assert texts == [
         "first",
         "You said: first",

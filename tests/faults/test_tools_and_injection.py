@@ -66,7 +66,7 @@ def test_injected_final_answer_never_reaches_the_user(evil_search):
     assert turn.text == REFUSAL
     assert turn.details["injection_blocked"] is True
     assert any("instructions aimed at the assistant" in w for w in turn.warnings)
-    assert "PWNED" not in session.history[-1].text  # nor in what is saved
+    assert "PWNED" not in session.log.history[-1].text  # nor in what is saved
 
 
 def test_injected_answer_through_the_cli_json(evil_search, tmp_path, monkeypatch):
