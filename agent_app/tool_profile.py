@@ -43,6 +43,9 @@ class ToolProfile:
     """Words an input may hold besides the question's own (the calculator's operators)."""
     subject: Callable[[str], str | None] | None = None
     """The part of an input a failure names (the weather tool: the place, not the whole question)."""
+    reads_question: Callable[[str], str | None] | None = None
+    """The input this tool reads from a whole question, or None when it cannot read it (the
+    calculator reads "What is 14 squared?" as 14**2): then the agent need not copy one."""
 
     @property
     def numbers_are_facts(self) -> bool:

@@ -6,6 +6,7 @@ a usable input and answer correctly, on the default local model?
                                           [--history] [--down] [--split tune|check|fresh]
                                           [--limit N] [--json results.json] [--mcp]
                                           [--no-prefix-cache] [--no-draft] [--dtype q4]
+                                          [--ablate RULE ...] (agent_app/agent/rules.py)
 
 Questions, expected tools, answer checks and the fixed weather/search data are in
 bench/agent_questions.yaml; weather and search are served by local stand-in servers
@@ -48,7 +49,7 @@ QUESTIONS = Path(__file__).with_name("agent_questions.yaml")
 MCP_QUESTIONS = Path(__file__).with_name("mcp_questions.yaml")
 # Observations that mean the tool input was not usable.
 _FAILED = re.compile(
-    r"^(calculator error|no place named|weather unavailable|no results|search unavailable|"
+    r"^(calculator error|no place named|weather unavailable|weather failed|no results|search unavailable|"
     r"tool error|invalid format|there is no tool)",
     re.IGNORECASE,
 )
@@ -160,6 +161,11 @@ def main() -> None:
     parser.add_argument("--split", choices=["tune", "check", "fresh"], default=None, help="only this half")
     parser.add_argument("--json", type=Path, default=None, help="write per-question results here")
     parser.add_argument("--mcp", action="store_true", help="add the test MCP server's tools; ask mcp_questions.yaml")
+    from agent_app.agent import rules
+
+    parser.add_argument(
+        "--ablate", action="append", default=[], choices=list(rules.RULES), help="switch a steering rule off"
+    )
     args = parser.parse_args()
 
     from agent_app.agent import AgentSettings, build_agent
@@ -185,6 +191,10 @@ def main() -> None:
         settings.thoughts = True
     if args.unconstrained:
         settings.constrained = False
+    for name in args.ablate:
+        rules.ablate(name)
+    for field, value in rules.settings_off().items():
+        setattr(settings, field, value)
     model = build_chat_model(
         parse_model_spec(args.model),
         load_settings(environ={}, overrides={"threads": args.threads, "dtype": args.dtype}),
@@ -222,7 +232,7 @@ def main() -> None:
         history = chit_chat() if args.history else []
         print(
             f"model {args.model}, agent {agent.mode}, {len(cases)} questions, history: {len(history) // 2} turns, "
-            f"services {'DOWN' if args.down else 'up'}\n"
+            f"services {'DOWN' if args.down else 'up'}, rules off: {', '.join(args.ablate) or 'none'}\n"
         )
         for number, case in enumerate(cases, 1):
             result = agent.invoke(case["question"], history)

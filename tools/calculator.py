@@ -100,6 +100,7 @@ def format_number(value: Number) -> str:
 _WORDS = [  # (pattern, replacement); order matters: longer phrases first
     (r"^\s*(?:what\s+is|what's|whats|how\s+much\s+is|calculate|compute|evaluate|solve)\b:?", ""),
     (r"[?=.]*\s*$", ""),
+    (r"\bthe\s+(?=(?:square|cube)\s+root\s+of\b)", ""),
     (r"\bsquare\s+root\s+of\b", " sqrt "),
     (r"\bcube\s+root\s+of\b", " cbrt "),
     (r"\b(sqrt|cbrt|ln|log|log10|log2|exp|sin|cos|tan|abs|factorial)\s+of\b", r" \1 "),
@@ -630,6 +631,22 @@ def make_calculator_tool() -> BaseTool:
 MATH_WORDS = "+ - * / ( ) . , % ** ^ sqrt cbrt log ln exp sin cos tan pi of"
 """What an input may use besides the question's own words (no digits: numbers come from the
 question, which keeps a small model from inventing operands)."""
+
+
+def expression_in(question: str) -> str | None:
+    """The question as the expression the calculator computes, if it reads as one."""
+    try:
+        expression = normalize(question)
+        evaluate(expression)
+    except (CalculatorError, ValueError, ArithmeticError):
+        return None
+    return expression
+
+
 PROFILE = ToolProfile(
-    result="number", task="calculate {input}", quote="The result is {observation}.", input_words=MATH_WORDS
+    result="number",
+    task="calculate {input}",
+    quote="The result is {observation}.",
+    input_words=MATH_WORDS,
+    reads_question=expression_in,
 )

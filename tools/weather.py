@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 DESCRIPTION = "Current weather (temperature, conditions, wind) for a city or place. Input: the place name."
 UNAVAILABLE = "weather unavailable"
+NOT_FOUND = "weather failed"
 
 # WMO weather interpretation codes, as Open-Meteo documents them.
 WMO_CODES = {
@@ -97,7 +98,9 @@ def current_weather(place: str, settings: WeatherSettings | None = None, *, clie
     try:
         location = _geocode(http, settings, name, qualifiers)
         if location is None:
-            return f"no place named {place.strip()!r} found"
+            # A failure, said in the failure format: an answer after it may state no place (the
+            # agent's checks), where a 135M model otherwise names a city of its own.
+            return f"{NOT_FOUND}: no place named {place.strip()!r} found"
         current, units = _current(http, settings, location)
         return _describe(location, current, units, settings)
     except WeatherUnavailable as exc:

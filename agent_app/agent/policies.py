@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from agent_app.agent import rules
 from agent_app.agent.parsing import Decision, clean_input, parse_step
 from agent_app.agent.prompting import ReActPrompt, Turn
 from agent_app.agent.run import AgentEvent, FinalAnswerToken, ThoughtToken
@@ -147,10 +148,12 @@ class LocalPolicy:
             answer = yield from self._answer(text + m.final_answer, state)
             return Decision(thought=thought, answer=answer, scores=scores)
         text += f"{m.action} {action}\n{m.action_input}"
-        written = self._write_input(text, action, state)
-        # An empty input is common on a tiny model; the question itself is a usable input for
-        # every built-in tool (each one strips filler words).
-        action_input = clean_input(written) or state.question
+        profile = self.prompt.tool_profiles.get(action)
+        read = profile.reads_question if profile and not state.turns and rules.on("tool_reads_question") else None
+        action_input = read(state.question) if read else None
+        if action_input is None:
+            written = clean_input(self._write_input(text, action, state))
+            action_input = written or (state.question if rules.on("question_as_input") else "")
         return Decision(thought=thought, action=action, action_input=action_input, scores=scores)
 
     def final_answer(self, state: RunState) -> AnswerGen:
@@ -202,7 +205,7 @@ class LocalPolicy:
         else:
             for piece in self._generate(text, state, max_tokens=self.settings.answer_max_tokens):
                 yield from emitter.feed(piece)
-        if not emitter.text and state.turns:
+        if not emitter.text and state.turns and rules.on("observation_as_answer"):
             # Nothing written: the last observation is the best answer there is.
             yield from emitter.feed(state.turns[-1].observation)
         return emitter.text

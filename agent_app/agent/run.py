@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from agent_app.agent import rules
 from agent_app.tool_profile import ToolProfile
 
 if TYPE_CHECKING:
@@ -203,7 +204,9 @@ def _checked(
     if not observations:
         return result
     answer, blocked = guard_answer(result.answer, observations)
-    answer, replaced = ground_answer(question, answer, result.steps, profiles)
+    replaced = None
+    if rules.on("grounded_answer"):
+        answer, replaced = ground_answer(question, answer, result.steps, profiles)
     # Tokens streamed before the first observation were already shown; the answer itself only
     # starts after the last observation, so all of it was held.
     text = answer if (blocked or replaced) else "".join(held)

@@ -148,6 +148,7 @@ def test_exact_roots_of_perfect_powers(root: int, degree: int, negative: bool) -
         ("square root of 144", "12"),
         ("sqrt 144", "12"),
         ("cube root of 27", "3"),
+        ("What is the square root of 144?", "12"),
         ("what is 2 plus 2", "4"),
         ("What's 10 minus 3?", "7"),
         ("10 divided by 4", "2.5"),
@@ -309,3 +310,14 @@ def test_langchain_tool() -> None:
     assert tool.name == "calculator" and set(tool.args) == {"expression"}
     assert tool.invoke({"expression": "15% of 80"}) == "12"
     assert tool.invoke({"expression": "1/0"}) == "calculator error: division by zero"
+
+
+def test_the_calculator_reads_a_whole_question_when_it_can():
+    """Its ToolProfile.reads_question: the agent passes such a question on instead of a copy."""
+    from tools.calculator import PROFILE, expression_in
+
+    assert PROFILE.reads_question is expression_in
+    assert calculate(expression_in("What is 14 squared?")) == "196"
+    assert calculate(expression_in("What is (3 + 4) times 5?")) == "35"
+    assert expression_in("Three books cost 8.40 each. What do they cost together?") is None
+    assert expression_in("Hello there!") is None

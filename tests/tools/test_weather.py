@@ -54,7 +54,7 @@ def test_japanese_phrases_ask_for_the_place_alone(
 
 
 def test_unknown_place_is_an_observation(weather_settings: WeatherSettings, open_meteo: FakeOpenMeteo) -> None:
-    assert current_weather("Atlantis", weather_settings) == "no place named 'Atlantis' found"
+    assert current_weather("Atlantis", weather_settings) == "weather failed: no place named 'Atlantis' found"
     assert [r.path for r in open_meteo.requests] == ["/v1/search"]  # no forecast asked for
 
 
