@@ -152,8 +152,7 @@ class LocalPolicy:
         read = profile.reads_question if profile and not state.turns and rules.on("tool_reads_question") else None
         action_input = read(state.question) if read else None
         if action_input is None:
-            written = clean_input(self._write_input(text, action, state))
-            action_input = written or (state.question if rules.on("question_as_input") else "")
+            action_input = clean_input(self._write_input(text, action, state))
         return Decision(thought=thought, action=action, action_input=action_input, scores=scores)
 
     def final_answer(self, state: RunState) -> AnswerGen:
@@ -205,9 +204,6 @@ class LocalPolicy:
         else:
             for piece in self._generate(text, state, max_tokens=self.settings.answer_max_tokens):
                 yield from emitter.feed(piece)
-        if not emitter.text and state.turns and rules.on("observation_as_answer"):
-            # Nothing written: the last observation is the best answer there is.
-            yield from emitter.feed(state.turns[-1].observation)
         return emitter.text
 
     def _generate(self, text: str, state: RunState, *, max_tokens: int) -> Iterator[str]:
