@@ -5,7 +5,7 @@ ignored setting. Besides field types, `Template` checks its `{variables}`: each 
 text must be either declared under `variables` or provided by the app (`input`, `history`,
 `examples`, ... see `Template.builtin_variables`), and each declared one must be used.
 
-See docs/writing-templates.md for an annotated example.
+README's "Writing a template" has an annotated example.
 """
 
 from __future__ import annotations
