@@ -118,6 +118,20 @@ _WORDS = [  # (pattern, replacement); order matters: longer phrases first
     (r"\bmod(?:ulo)?\b", "%"),
 ]
 _SYMBOLS = {"×": "*", "·": "*", "÷": "/", "−": "-", "–": "-", "^": "**", "√": "sqrt "}
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９．＋－＊／（）％", "0123456789.+-*/()%")
+# The same light phrasing in Japanese ("3かける7は？", "2の10乗", "144の平方根"): the question
+# ending, the operators, powers and roots.
+_JAPANESE = [
+    (r"(?:は|って)?(?:いくつ|いくら|何|なに|なん)?(?:です|でしょう)?か?[？?。]*\s*$", ""),
+    (r"を?(?:計算して(?:ください)?|計算)\s*$", ""),
+    (r"(\d)\s*の\s*(\d+)\s*乗", r"\1**\2"),
+    (r"(\d(?:[\d.]*))\s*の\s*平方根", r"sqrt(\1)"),
+    (r"(\d(?:[\d.]*))\s*の\s*(\d+(?:\.\d+)?)\s*(?:%|％|パーセント)", r"\1*\2/100"),
+    (r"かける|掛ける|掛け", "*"),
+    (r"たす|足す|プラス", "+"),
+    (r"ひく|引く|マイナス", "-"),
+    (r"わる|割る", "/"),
+]
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?"
 # "sqrt 144" -> "sqrt(144)": a function name followed by a bare number.
 _BARE_ARGUMENT = re.compile(rf"\b([a-z]\w*)\s+(-?{_NUMBER})")
@@ -126,9 +140,11 @@ _THOUSANDS = re.compile(r"(?<![\w.,])\d{1,3}(?:,\d{3})+(?!\w|,\d)")
 
 def normalize(expression: str) -> str:
     """Rewrite light natural phrasing into expression syntax ('7 times 6' -> '7 * 6')."""
-    text = expression.strip().lower()
+    text = expression.translate(_FULL_WIDTH).strip().lower()
     for symbol, replacement in _SYMBOLS.items():
         text = text.replace(symbol, replacement)
+    for pattern, replacement in _JAPANESE:
+        text = re.sub(pattern, replacement, text)
     for pattern, replacement in _WORDS:
         text = re.sub(pattern, replacement, text)
     text = _strip_thousands(text)

@@ -152,7 +152,8 @@ class LocalPolicy:
         read = profile.reads_question if profile and not state.turns and rules.on("tool_reads_question") else None
         action_input = read(state.question) if read else None
         if action_input is None:
-            action_input = clean_input(self._write_input(text, action, state))
+            written = clean_input(self._write_input(text, action, state))
+            action_input = written or (state.question if rules.on("question_as_input") else "")
         return Decision(thought=thought, action=action, action_input=action_input, scores=scores)
 
     def final_answer(self, state: RunState) -> AnswerGen:

@@ -8,8 +8,9 @@ import pytest
 from agent_app.agent import AgentSettings, build_agent, rules
 from tests.support.agent_helpers import run
 from tests.support.fake_scoring import scripted_small_model
+from tests.support.llama_server import free_port
 from tools import build_tools
-from tools.settings import ToolsSettings
+from tools.settings import SearchSettings, ToolsSettings, WeatherSettings
 
 SETTINGS = AgentSettings(mode="react", routing_prior=0.0)
 
@@ -21,7 +22,14 @@ def _all_rules_on():
 
 
 def _agent(model):
-    tools = build_tools(ToolsSettings(enabled=["calculator", "web_search", "weather"]))
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens: no call leaves the machine
+    tools = build_tools(
+        ToolsSettings(
+            enabled=["calculator", "web_search", "weather"],
+            search=SearchSettings(backend="searxng", searxng_url=down, min_interval=0, timeout=2),
+            weather=WeatherSettings(geocoding_url=down, forecast_url=down, timeout=2),
+        )
+    )
     agent = build_agent(model, tools, settings=SETTINGS, embeddings=None)
     assert agent.mode == "react-constrained"
     return agent
@@ -55,9 +63,12 @@ def test_the_calculator_reads_the_question_itself_unless_the_rule_is_off():
     assert copied == "14^14" and lines == 1  # the model's copy, which loses the square
 
 
-def test_an_empty_input_goes_to_the_tool_and_its_failure_is_said():
-    """No input is invented for the model (agent.rules: that fallback never fired on the bench)."""
-    model = scripted_small_model([{"calculator": -1.0}, {"Final Answer": -1.0}], ["", "It is 7."])
-    _, result = run(_agent(model), "Three apples and four pears: how many fruits?")
-    assert result.steps[0].input == "" and result.steps[0].error
-    assert result.answer.startswith("I couldn't calculate")
+def test_an_empty_input_becomes_the_question_unless_the_rule_is_off():
+    def first_step(question: str):
+        model = scripted_small_model([{"weather": -1.0}, {"Final Answer": -1.0}], ["", "Sunny."])
+        return run(_agent(model), question)[1].steps[0]
+
+    assert first_step("東京の天気は？").input == "東京の天気は？"  # the weather tool finds 東京 in it
+    rules.ablate("question_as_input")
+    step = first_step("東京の天気は？")
+    assert step.input == "" and step.error  # "weather unavailable: no place given"
