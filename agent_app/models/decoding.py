@@ -183,11 +183,6 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return np.asarray(e / e.sum(), dtype=np.float32)
 
 
-def log_softmax(x: np.ndarray) -> np.ndarray:
-    shifted = x.astype(np.float32) - np.max(x)
-    return np.asarray(shifted - np.log(np.exp(shifted).sum()), dtype=np.float32)
-
-
 @dataclass
 class Decoding:
     """How one generation chooses its tokens."""
@@ -294,7 +289,7 @@ def score(engine: Engine, tokenizer: Tokenizer, prompt: str, candidates: Sequenc
     (mostly the previous step's, from the cache), then the candidates' tokens on top of it
     (`Engine.branch_logits`). Model thread only."""
     prompt_ids = tokenizer.encode(prompt)
-    first = log_softmax(engine.prefill(prompt_ids))
+    first = log_softmax_rows(engine.prefill(prompt_ids)[None])[0]
     scores: list[float] = []
     rest: dict[int, list[int]] = {}  # candidate index -> its tokens after the prompt
     alone: dict[int, list[int]] = {}  # ... where the tokens merged across the boundary

@@ -36,6 +36,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from agent_app import paths
 from agent_app.errors import ModelError
 from agent_app.models.conversion import converted_folder
@@ -98,7 +100,6 @@ class _GraphBuilder:
         self.weights: list[Any] = []
 
     def weight(self, name: str, array: Any) -> str:
-        import numpy as np
         from onnx import numpy_helper
 
         self.weights.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
@@ -124,7 +125,6 @@ class _GraphBuilder:
 
     def q4_linear(self, x: str, names: list[str], out: str) -> str:
         """x times the Q4_1 matrices `names` (their rows stacked): see the module docstring."""
-        import numpy as np
 
         blocks = np.concatenate([self.blocks(n, _Q4_1_BYTES) for n in names], axis=0)
         rows, n_blocks, _ = blocks.shape
@@ -151,7 +151,6 @@ class _GraphBuilder:
         return self.node("Add", [main, offsets], [out])
 
     def norm(self, name: str) -> str:
-        import numpy as np
 
         return self.weight(name, np.asarray(self.tensors[name].data, np.float32))
 
@@ -177,7 +176,6 @@ def build_graph(gguf: Path) -> Any:
     positions to return logits for; 0 for all), `past.{i}.key|value`; outputs `logits` and
     `present.{i}.key|value` [1, kv heads, T, head size]."""
     import gguf as gguf_lib
-    import numpy as np
     from onnx import TensorProto, helper
 
     reader = gguf_lib.GGUFReader(str(gguf))
@@ -317,7 +315,6 @@ class OnnxEngine(Engine):
     def __init__(self, folder: Path, threads: int, counts: tuple[int, ...]) -> None:
         import json
 
-        import numpy as np
         import onnxruntime as ort
 
         super().__init__(threads, DecodeThreads(counts, self.write_on))
@@ -336,7 +333,6 @@ class OnnxEngine(Engine):
         self.sessions = {count: session(count) for count in dict.fromkeys((threads, *counts))}
         self.session = self.sessions[threads]
         self.decode_session = self.session
-        self._np, self._ort = np, ort
         self._length = 0
         self.buffers: list[Any] = []
         self.ort_values: list[Any] = []
@@ -362,7 +358,8 @@ class OnnxEngine(Engine):
 
     def _reserve(self, total: int) -> None:
         """Room for `total` tokens: the buffers double as needed, keeping what they hold."""
-        np = self._np
+        import onnxruntime as ort
+
         capacity = self.buffers[0].shape[2] if self.buffers else 0
         if total <= capacity:
             return
@@ -373,10 +370,9 @@ class OnnxEngine(Engine):
         for new, old in zip(grown, self.buffers, strict=False):
             new[:, :, : self._length] = old[:, :, : self._length]
         self.buffers = grown
-        self.ort_values = [self._ort.OrtValue.ortvalue_from_numpy(b) for b in grown]  # shares their memory
+        self.ort_values = [ort.OrtValue.ortvalue_from_numpy(b) for b in grown]  # shares their memory
 
     def forward(self, ids: list[int], keep: int = 1) -> Any:
-        np = self._np
         total = self._length + len(ids)
         self._reserve(total)
         session = self.decode_session if len(ids) == 1 else self.session
