@@ -3,7 +3,7 @@ a usable input and answer correctly, on the default local model?
 
     .venv/bin/python bench/bench_agent.py [--model local] [--prior 1.0] [--examples 4] [--thoughts]
                                           [--free-inputs] [--copy-boost 2] [--no-similarity]
-                                          [--history] [--down] [--split tune|check|fresh]
+                                          [--history] [--down] [--split tune|check|fresh|ja]
                                           [--limit N] [--json results.json] [--mcp]
                                           [--no-prefix-cache] [--no-draft] [--dtype q4]
                                           [--ablate RULE ...] (agent_app/agent/rules.py)
@@ -23,8 +23,10 @@ and asks bench/mcp_questions.yaml instead: tools the template has no examples of
 `--history` asks every question after a fixed 3-turn chit-chat; `--down` points weather and search
 at a closed port (each service unreachable). Every figure is reported for the tuning half and the
 check halves separately: `split: check` (written 2026-12-01, since looked at: spent) and
-`split: fresh` (written 2026-12-04 for issue 27, not tuned on). Targets (check half): right tool >= 90% with
-and without history, 0 invented, 0 contradictions; correct final answer >= 80% (services up).
+`split: fresh` (written 2026-12-04 for issue 27, not tuned on; since looked at) and `split: ja`
+(13 Japanese questions written 2026-12-04 and not run yet: the next round's check set).
+Targets (check half): right tool >= 90% with and without history, 0 invented, 0 contradictions;
+correct final answer >= 80% (services up).
 """
 
 from __future__ import annotations
@@ -158,7 +160,7 @@ def main() -> None:
         "--history", action="store_true", help="ask every question after the same 3-turn chit-chat (CHIT_CHAT)"
     )
     parser.add_argument("--down", action="store_true", help="weather and search services unreachable")
-    parser.add_argument("--split", choices=["tune", "check", "fresh"], default=None, help="only this half")
+    parser.add_argument("--split", choices=["tune", "check", "fresh", "ja"], default=None, help="only this half")
     parser.add_argument("--json", type=Path, default=None, help="write per-question results here")
     parser.add_argument("--mcp", action="store_true", help="add the test MCP server's tools; ask mcp_questions.yaml")
     from agent_app.agent import rules
@@ -271,7 +273,7 @@ def main() -> None:
             )
     if servers:
         servers.close()
-    for half in ("tune", "check", "fresh"):
+    for half in ("tune", "check", "fresh", "ja"):
         if any(r["split"] == half for r in rows):
             print(f"\n=== {half} half")
             report([r for r in rows if r["split"] == half])
