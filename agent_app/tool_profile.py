@@ -52,9 +52,6 @@ class ToolProfile:
         """An answer must carry one of the result's numbers."""
         return self.result in ("number", "place")
 
-    def failed(self, observation: str) -> bool:
-        return is_failure(observation)
-
     def asked(self, tool_input: str) -> str:
         text = tool_input.strip()
         return (self.subject(text) if self.subject else None) or text

@@ -168,7 +168,7 @@ class GrammarMask:
     def __call__(self, logits: Any, state: Any) -> Any:
         import numpy as np
 
-        from agent_app.models.decoding import NEG_INF
+        from agent_app.models.decoding import NEG_INF, softmax
 
         for token in state.produced[self.seen :]:
             self.matcher.consume_token(token)
@@ -183,8 +183,7 @@ class GrammarMask:
             logits = self.boost(logits, state)
         if self.call_starts is not None:  # first token of an optional call: decide call or answer
             starts = self.call_starts[:n]
-            shifted = np.exp(logits[:n] - np.max(logits[:n]))
-            self.p_call = float(shifted[allowed & starts].sum() / shifted.sum())
+            self.p_call = float(softmax(logits[:n])[allowed & starts].sum())
             allowed = allowed & (starts if self.p_call >= (self.decide or 0.0) else ~starts)
             self.call_starts = None
         banned = list(self.repeats.banned(state))

@@ -164,11 +164,11 @@ class Sampling:
                 scores[scores < kth] = NEG_INF
             if self.top_p is not None and self.top_p < 1.0:
                 order = np.argsort(scores, kind="stable")  # ascending, as transformers
-                probs = _softmax(scores[order])
+                probs = softmax(scores[order])
                 cut = np.cumsum(probs) <= (1 - self.top_p)
                 cut[-1] = False  # keep at least one token
                 scores[order[cut]] = NEG_INF
-            probs = _softmax(scores).astype(np.float64)
+            probs = softmax(scores).astype(np.float64)
             return int(rng.choice(probs.shape[0], p=probs / probs.sum()))
 
         return draw
@@ -178,7 +178,8 @@ def greedy(logits: np.ndarray) -> int:
     return int(np.argmax(logits))
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Probabilities of logits `x` (float32)."""
     e = np.exp(x - np.max(x))
     return np.asarray(e / e.sum(), dtype=np.float32)
 
