@@ -732,7 +732,7 @@ def _ask_on_terminal(console):
     """An approval asker for `ask` run from a terminal (the question on stderr)."""
 
     def ask(tool: str, arguments) -> str:
-        from tools.approval import QUESTION, describe_call, read_answer
+        from agent_app.tools.approval import QUESTION, describe_call, read_answer
 
         while True:
             console.print(f"approve {describe_call(tool, arguments)}: {QUESTION} ", end="")
@@ -750,7 +750,7 @@ def run_tools(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
-    from tools.toolbox import Toolbox
+    from agent_app.tools.toolbox import Toolbox
 
     settings = _settings(args)
     collection = args.collection or settings.retrieval.default_collection

@@ -25,7 +25,7 @@ from agent_app.monitoring.settings import LoggingSettings
 from agent_app.retrieval.settings import RetrievalSettings
 from agent_app.serve.settings import ServeSettings
 from agent_app.templates.settings import TemplateSettings
-from tools.settings import ToolsSettings
+from agent_app.tools.settings import ToolsSettings
 
 ENV_PREFIX = "AGENT_APP_"
 # Environment variables with that prefix that are not settings (they move folders).

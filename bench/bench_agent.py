@@ -173,8 +173,8 @@ def main() -> None:
     from agent_app.agent import AgentSettings, build_agent
     from agent_app.config import load_settings
     from agent_app.models.factory import build_chat_model, parse_model_spec
-    from tools import build_tools
-    from tools.settings import SearchSettings, ToolsSettings, WeatherSettings
+    from agent_app.tools import build_tools
+    from agent_app.tools.settings import SearchSettings, ToolsSettings, WeatherSettings
 
     data = load_questions()
     if args.mcp:
@@ -210,8 +210,8 @@ def main() -> None:
     rows = []
     servers = None
     if args.mcp:
-        from tools.mcp import McpServers
-        from tools.settings import McpServerSettings
+        from agent_app.tools.mcp import McpServers
+        from agent_app.tools.settings import McpServerSettings
 
         server = McpServerSettings(
             command=sys.executable,

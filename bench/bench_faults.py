@@ -77,7 +77,7 @@ def text_of(n_bytes: int, seed: int = 1) -> str:
 
 
 def bench_calculator() -> None:
-    from tools.calculator import calculate
+    from agent_app.tools.calculator import calculate
 
     worst = 0.0
     print("1. hostile calculator input (refusal time)")

@@ -39,9 +39,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["AGENT_APP_DATA_DIR"] = tempfile.mkdtemp(prefix="bench-rag-")
 
+    from agent_app.chains import retrieval as retrieval_chain
     from agent_app.config import load_settings
     from agent_app.retrieval import answering, ingest
-    from chains import retrieval as retrieval_chain
 
     if args.answerable is not None:
         retrieval_chain.ANSWERABLE_THRESHOLD = args.answerable  # read by the chain at call time
@@ -74,7 +74,7 @@ def rag_session(settings: Any, style: str | None, max_tokens: int) -> Any:
     template = "rag"
     if style:
         folder = Path(tempfile.mkdtemp())
-        text = (ROOT / "agent_app" / "prompts" / "rag.yaml").read_text(encoding="utf-8")
+        text = (ROOT / "prompts" / "rag.yaml").read_text(encoding="utf-8")
         (folder / "rag-bench.yaml").write_text(
             text.replace("kind: retrieval", f"kind: retrieval\n  answer_style: {style}")
         )

@@ -1,6 +1,6 @@
 """Chains: turn a prompt template plus a model into an LCEL runnable.
 
-    from chains import build_chain, result_text
+    from agent_app.chains import build_chain, result_text
     chain = build_chain(template, model)                    # template: agent_app.templates.Template
     out = chain.invoke({"input": "...", "history": [...], "lang": "French"})
     print(result_text(out))                                 # str, or ChainResult.text
@@ -9,9 +9,9 @@ Kinds: chat, completion, chain-of-thought, self-consistency, generate-knowledge,
 map-reduce, structured, retrieval (see chains/registry.py to add one).
 """
 
-from chains.context import ChainContext, ModelOutputError
-from chains.registry import CHAIN_BUILDERS, build_chain, register_chain_kind
-from chains.result import ChainResult, result_text
+from agent_app.chains.context import ChainContext, ModelOutputError
+from agent_app.chains.registry import CHAIN_BUILDERS, build_chain, register_chain_kind
+from agent_app.chains.result import ChainResult, result_text
 
 __all__ = [
     "CHAIN_BUILDERS",

@@ -10,12 +10,12 @@ from langchain_core.messages import BaseMessage
 from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import RunnableConfig
 
+from agent_app.chains.result import ChainResult
 from agent_app.errors import AppError
 from agent_app.models.params import GenerationParams
 from agent_app.templates.output import OutputFormatError, parse_output
 from agent_app.templates.prompt_builder import TemplatePrompt
 from agent_app.templates.schema import Template, TextOutput
-from chains.result import ChainResult
 
 
 class ModelOutputError(AppError):

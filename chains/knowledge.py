@@ -6,9 +6,9 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
+from agent_app.chains.context import ChainContext
+from agent_app.chains.result import ChainResult
 from agent_app.templates.schema import GenerateKnowledgeChain
-from chains.context import ChainContext
-from chains.result import ChainResult
 
 
 def build_generate_knowledge(ctx: ChainContext) -> Runnable:

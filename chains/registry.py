@@ -17,19 +17,19 @@ from typing import Any
 from langchain_core.language_models import BaseLanguageModel
 from langchain_core.runnables import Runnable
 
+from agent_app.chains.context import ChainContext
+from agent_app.chains.knowledge import build_generate_knowledge
+from agent_app.chains.map_reduce import build_map_reduce
+from agent_app.chains.reasoning import build_chain_of_thought, build_self_consistency
+from agent_app.chains.retrieval import build_retrieval
+from agent_app.chains.sequential import build_sequential
+from agent_app.chains.simple import build_single_call
+from agent_app.chains.structured import build_structured
 from agent_app.errors import TemplateError
 from agent_app.models.params import GenerationParams
 from agent_app.templates.prompt_builder import TemplatePrompt
 from agent_app.templates.schema import Template
 from agent_app.templates.selectors import EmbeddingsFactory
-from chains.context import ChainContext
-from chains.knowledge import build_generate_knowledge
-from chains.map_reduce import build_map_reduce
-from chains.reasoning import build_chain_of_thought, build_self_consistency
-from chains.retrieval import build_retrieval
-from chains.sequential import build_sequential
-from chains.simple import build_single_call
-from chains.structured import build_structured
 
 ChainBuilder = Callable[[ChainContext], Runnable]
 

@@ -17,6 +17,8 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator, RunnableLambda
 
+from agent_app.chains.context import ChainContext
+from agent_app.chains.result import ChainResult
 from agent_app.models.profile import profile_of
 from agent_app.retrieval.answering import (
     ANSWERABLE_THRESHOLD,
@@ -26,8 +28,6 @@ from agent_app.retrieval.answering import (
     with_citation,
 )
 from agent_app.templates.schema import RetrievalChain
-from chains.context import ChainContext
-from chains.result import ChainResult
 
 
 def build_retrieval(ctx: ChainContext) -> Runnable:

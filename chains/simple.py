@@ -9,8 +9,8 @@ from __future__ import annotations
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda
 
+from agent_app.chains.context import ChainContext
 from agent_app.templates.schema import TextOutput
-from chains.context import ChainContext
 
 
 def build_single_call(ctx: ChainContext) -> Runnable:

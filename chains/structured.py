@@ -11,10 +11,10 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
+from agent_app.chains.context import ChainContext, ModelOutputError
+from agent_app.chains.result import ChainResult
 from agent_app.templates.output import OutputFormatError, parse_json
 from agent_app.templates.schema import StructuredChain
-from chains.context import ChainContext, ModelOutputError
-from chains.result import ChainResult
 
 
 def build_structured(ctx: ChainContext) -> Runnable:

@@ -7,14 +7,17 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("agent_app", "chains", "tools")
+PACKAGES = {"agent_app": "agent_app", "chains": "agent_app.chains", "tools": "agent_app.tools"}
+"""Folder at the repository's top -> the package it is imported as (README, "Architecture")."""
 
 
 def _modules() -> dict[str, Path]:
     out = {}
-    for package in PACKAGES:
-        for path in (REPO / package).rglob("*.py"):
-            parts = list(path.relative_to(REPO).with_suffix("").parts)
+    for folder, package in PACKAGES.items():
+        for path in (REPO / folder).rglob("*.py"):
+            if any(p.is_symlink() for p in path.relative_to(REPO).parents if p != Path(".")):
+                continue  # agent_app/tools -> ../tools: the same files, counted once under their folder
+            parts = [*package.split("."), *path.relative_to(REPO / folder).with_suffix("").parts]
             if parts[-1] == "__init__":
                 parts.pop()
             out[".".join(parts)] = path
@@ -131,4 +134,23 @@ def test_the_agent_names_no_tool_module():
     graph = import_graph()
     for name, targets in graph.items():
         if name.startswith("agent_app.agent"):
-            assert not {t for t in targets if t == "tools" or t.startswith("tools.")}, name
+            assert not {t for t in targets if t.startswith("agent_app.tools")}, name
+
+
+def test_the_graph_sees_the_top_level_folders_under_the_apps_name():
+    graph = import_graph()
+    assert "agent_app.tools.calculator" in graph and "agent_app.chains.retrieval" in graph
+    assert "agent_app.chains" in graph["agent_app.chat.answerers"]  # the graph links them
+
+
+def test_nothing_imports_tools_or_chains_as_bare_top_level_packages():
+    """Installed, they exist only as agent_app.tools / agent_app.chains (pyproject, README)."""
+    for path in [
+        *REPO.glob("*.py"),
+        *(p for folder in ("agent_app", "chains", "tools", "tests", "bench") for p in (REPO / folder).rglob("*.py")),
+    ]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            assert not [n for n in names if n.split(".")[0] in ("tools", "chains")], path

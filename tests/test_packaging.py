@@ -16,6 +16,7 @@ import subprocess
 import sys
 import sysconfig
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from packaging.requirements import Requirement
 
 from tests.support.cli import REPO
 
-SHIPPED_TEMPLATES = sorted(p.stem for p in (REPO / "agent_app" / "prompts").glob("*.yaml"))
+SHIPPED_TEMPLATES = sorted(p.stem for p in (REPO / "prompts").glob("*.yaml"))
 
 
 def _pins(path: Path) -> dict[str, str]:
@@ -57,8 +58,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source / name)
-    for package in ("agent_app", "chains", "tools"):
-        shutil.copytree(REPO / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+    # The repository's layout as it is: tools/, chains/ and prompts/ at the top, reached from
+    # agent_app/ through relative links (see agent_app/__init__.py).
+    for folder in ("agent_app", "chains", "tools", "prompts"):
+        shutil.copytree(REPO / folder, source / folder, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
     subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", root / "dist", source], check=True)
     (wheel,) = (root / "dist").glob("agent_app-*.whl")
@@ -73,7 +76,18 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ).stdout.strip()
     Path(purelib, "project_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
     subprocess.run([*pip, "--python", python, "install", "--no-deps", "--no-index", wheel], check=True)
+    shutil.copy(wheel, venv / wheel.name)
     return venv / "bin"
+
+
+def test_the_wheel_installs_no_bare_top_level_packages(installed: Path):
+    """`tools`, `chains` and `prompts` go in under agent_app/, never as site-packages/tools etc."""
+    (wheel,) = installed.parent.glob("agent_app-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {name.split("/")[0] for name in names}
+    assert top == {"agent_app", f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info"}
+    for shipped in ("agent_app/tools/calculator.py", "agent_app/chains/retrieval.py", "agent_app/prompts/rag.yaml"):
+        assert shipped in names
 
 
 def _run(bin_dir: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:

@@ -1,6 +1,6 @@
 """The agent's tools: calculator, web_search and weather, as LangChain tools and plain functions.
 
-    from tools import build_tools
+    from agent_app.tools import build_tools
     tools = build_tools(settings.tools)            # the enabled tools, in a stable order
 
 Plain functions for direct calls (benchmarks, scripts): `tools.calculator.calculate`,
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tools.settings import BUILTIN_TOOLS, ToolsSettings
+from agent_app.tools.settings import BUILTIN_TOOLS, ToolsSettings
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -27,15 +27,15 @@ def build_tools(settings: ToolsSettings | None = None, extra: Sequence[BaseTool]
     settings = settings or ToolsSettings()
     tools: list[BaseTool] = []
     if "calculator" in settings.enabled:
-        from tools.calculator import make_calculator_tool
+        from agent_app.tools.calculator import make_calculator_tool
 
         tools.append(make_calculator_tool())
     if "web_search" in settings.enabled:
-        from tools.web_search import make_web_search_tool
+        from agent_app.tools.web_search import make_web_search_tool
 
         tools.append(make_web_search_tool(settings.search))
     if "weather" in settings.enabled:
-        from tools.weather import make_weather_tool
+        from agent_app.tools.weather import make_weather_tool
 
         tools.append(make_weather_tool(settings.weather))
     names = {tool.name for tool in tools}

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from langchain_core.tools import BaseTool
 
-from tools.settings import Approval
+from agent_app.tools.settings import Approval
 
 Answer = Literal["yes", "no", "always"]
 Asker = Callable[[str, Any], Answer]

@@ -29,7 +29,7 @@ from typing import Any
 
 from langchain_core.tools import BaseTool
 
-from tools.settings import KNOWN_TOOLS, Approval, McpServerSettings
+from agent_app.tools.settings import KNOWN_TOOLS, Approval, McpServerSettings
 
 
 class _StartFailed(Exception):

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from tools.approval import ApprovalGate, Asker
-from tools.settings import ToolsSettings
+from agent_app.tools.approval import ApprovalGate, Asker
+from agent_app.tools.settings import ToolsSettings
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
     from agent_app.retrieval.settings import RetrievalSettings
-    from tools.mcp import McpServers
+    from agent_app.tools.mcp import McpServers
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Toolbox:
         if not self.settings.mcp_servers:
             return None
         if self._mcp is None:
-            from tools.mcp import McpServers
+            from agent_app.tools.mcp import McpServers
 
             self._mcp = McpServers(self.settings.mcp_servers)
             self._mcp.start()
@@ -63,11 +63,11 @@ class Toolbox:
     def found(self, collection: str) -> list[BaseTool]:
         """Every configured tool before approval: the built-ins, knowledge_base when `collection`
         has documents (absent otherwise, not faked), then the MCP servers' tools."""
-        from tools import build_tools
+        from agent_app.tools import build_tools
 
         settings, extra = self.settings, []
         if _has_documents(collection):
-            from tools.knowledge_base import make_knowledge_base_tool
+            from agent_app.tools.knowledge_base import make_knowledge_base_tool
 
             extra.append(make_knowledge_base_tool(collection, self.retrieval))
             if "knowledge_base" not in settings.enabled:

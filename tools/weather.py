@@ -14,7 +14,7 @@ import httpx
 from pydantic import BaseModel, Field
 
 from agent_app.tool_profile import ToolProfile, attach
-from tools.settings import WeatherSettings
+from agent_app.tools.settings import WeatherSettings
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool

@@ -19,7 +19,7 @@ import httpx
 from pydantic import BaseModel, Field
 
 from agent_app.tool_profile import ToolProfile, attach
-from tools.settings import SearchSettings
+from agent_app.tools.settings import SearchSettings
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool

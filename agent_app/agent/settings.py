@@ -25,7 +25,7 @@ class AgentSettings(BaseModel):
         "right tool 96% against 20% native on bench_agent's fresh check half)",
     )
     max_steps: int = Field(4, ge=1, le=20, description="tool calls per question before a forced final answer")
-    template: str = Field("react", description="ReAct template: a name in agent_app/prompts/agents/ or a YAML path")
+    template: str = Field("react", description="ReAct template: a name in prompts/agents/ or a YAML path")
     examples: int = Field(4, ge=0, le=20, description="few-shot examples shown, chosen by similarity")
     constrained: bool = Field(
         True,

@@ -1,6 +1,6 @@
 """The ReAct template: instructions, the step markers and worked examples, from one YAML file.
 
-Shipped templates live in `agent_app/prompts/agents/` (a sub-folder, so the chat template registry, which
+Shipped templates live in `prompts/agents/` (a sub-folder, so the chat template registry, which
 lists `prompts/*.yaml`, does not mistake them for chat templates). A template is read with
 `agent_app.yamlfile` (safe, no aliases) and validated by pydantic with unknown keys rejected, like the chat templates.
 """

@@ -46,7 +46,7 @@ class Answerers:
         system_prompt: str | None,
         collection: str,
     ) -> Any:
-        from chains import build_chain
+        from agent_app.chains import build_chain
 
         key = (id(template), id(model), params.model_dump_json(), system_prompt, collection)
         if key != self._chain_key:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from agent_app.chat.session import ChatSession
-    from tools.approval import Answer
+    from agent_app.tools.approval import Answer
 
 
 class ChatUI:
@@ -67,7 +67,7 @@ class ChatUI:
         from prompt_toolkit import prompt
         from rich.markup import escape
 
-        from tools.approval import QUESTION, describe_call, read_answer
+        from agent_app.tools.approval import QUESTION, describe_call, read_answer
 
         if self._live is not None:
             self._live.stop()

@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from agent_app.memory.store import Conversation, ConversationStore
     from agent_app.monitoring.setup import Monitoring
     from agent_app.templates import Template, TemplateRegistry
-    from tools.approval import Asker
-    from tools.toolbox import Toolbox
+    from agent_app.tools.approval import Asker
+    from agent_app.tools.toolbox import Toolbox
 
 
 class ChatSession:
@@ -167,7 +167,7 @@ class ChatSession:
         """The agent's tools over the chat's life (tools.toolbox: its MCP servers start at first
         use and run until `close`)."""
         if self._toolbox is None:
-            from tools.toolbox import Toolbox
+            from agent_app.tools.toolbox import Toolbox
 
             self._toolbox = Toolbox(self.settings.tools, self.settings.retrieval)
         return self._toolbox
@@ -255,7 +255,7 @@ class ChatSession:
         """
         from langchain_core.messages import AIMessage, HumanMessage
 
-        from chains import ChainResult
+        from agent_app.chains import ChainResult
 
         template = self.template
         turn = self.last_turn = TurnResult(model=self.model_label, template=self.template_name)

@@ -5,7 +5,7 @@ shipped ones by name):
 
 1. the folders in `AGENT_APP_TEMPLATE_DIRS` (separated by `os.pathsep`),
 2. the configured `template_dirs`,
-3. the shipped templates (`agent_app/prompts/`).
+3. the shipped templates (`prompts/`, installed as `agent_app/prompts/`).
 
 Names and paths resolve only inside these folders: a name is a bare file stem (no `/`, no `..`),
 a path must lie inside one of the folders after symlinks are resolved. Each `get` checks the
@@ -27,7 +27,7 @@ from agent_app.templates.schema import Template, is_template_name
 from agent_app.templates.settings import TemplateSettings
 
 SHIPPED_TEMPLATE_DIR = shipped("prompts")
-"""The templates that come with the app (package data: `agent_app/prompts/`)."""
+"""The templates that come with the app (`prompts/`, package data `agent_app/prompts/` when installed)."""
 
 TEMPLATE_DIRS_ENV = "AGENT_APP_TEMPLATE_DIRS"
 _SUFFIXES = (".yaml", ".yml")
@@ -41,7 +41,7 @@ class TemplateInfo:
     description: str
     path: Path
     shipped: bool
-    """True for a template shipped with the app (`agent_app/prompts/`)."""
+    """True for a template shipped with the app (`prompts/`)."""
     error: str | None = None
     """Why the file does not load, if it does not (it is still listed, so users can find it)."""
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from agent_app.tools import build_tools
+from agent_app.tools.settings import SearchSettings, ToolsSettings, WeatherSettings
 from tests.support.fake_services import FakeOpenMeteo, FakeSearxng
-from tools import build_tools
-from tools.settings import SearchSettings, ToolsSettings, WeatherSettings
 
 TEST_TIMEOUT = 2.0
 

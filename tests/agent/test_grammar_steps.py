@@ -9,9 +9,9 @@ from agent_app.agent import AgentSettings, build_agent
 from agent_app.agent.grammar import step_grammar
 from agent_app.agent.template import Markers
 from agent_app.models.profile import profile_of
+from agent_app.tools import build_tools
+from agent_app.tools.settings import SearchSettings, ToolsSettings, WeatherSettings
 from tests.support.llama_server import free_port
-from tools import build_tools
-from tools.settings import SearchSettings, ToolsSettings, WeatherSettings
 
 
 def test_the_grammar_allows_only_the_tool_names_and_the_templates_markers():

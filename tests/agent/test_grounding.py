@@ -10,11 +10,11 @@ from agent_app.agent.checks import ground_answer
 from agent_app.agent.run import AgentStep as Step
 from agent_app.models.fake import ScriptedChatModel
 from agent_app.tool_profile import profiles
+from agent_app.tools import build_tools
+from agent_app.tools.settings import ToolsSettings, WeatherSettings
 from tests.support.agent_helpers import run
 from tests.support.fake_services import FakeOpenMeteo
 from tests.support.llama_server import free_port
-from tools import build_tools
-from tools.settings import ToolsSettings, WeatherSettings
 
 BUILTIN_PROFILES = profiles(build_tools(ToolsSettings(enabled=["calculator", "web_search", "weather"])))
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from agent_app.agent import AgentSettings, build_agent, rules
+from agent_app.tools import build_tools
+from agent_app.tools.settings import SearchSettings, ToolsSettings, WeatherSettings
 from tests.support.agent_helpers import run
 from tests.support.fake_scoring import scripted_small_model
 from tests.support.llama_server import free_port
-from tools import build_tools
-from tools.settings import SearchSettings, ToolsSettings, WeatherSettings
 
 SETTINGS = AgentSettings(mode="react", routing_prior=0.0)
 

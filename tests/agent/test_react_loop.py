@@ -193,7 +193,7 @@ def test_examples_are_picked_by_similarity(tools) -> None:
 
 
 def test_examples_need_their_tools() -> None:
-    from tools import ToolsSettings, build_tools
+    from agent_app.tools import ToolsSettings, build_tools
 
     model = ScriptedChatModel(replies=["Final Answer: ok"], echo=False)
     agent = build_agent(model, build_tools(ToolsSettings(enabled=["calculator"])), embeddings=None)

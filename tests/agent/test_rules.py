@@ -35,9 +35,9 @@ def test_ablating_a_rule_switches_it_off_and_only_it():
 def test_without_the_grounding_rule_an_invented_number_goes_through():
     from agent_app.agent import build_agent
     from agent_app.models.fake import ScriptedChatModel
+    from agent_app.tools import build_tools
+    from agent_app.tools.settings import ToolsSettings
     from tests.support.agent_helpers import run
-    from tools import build_tools
-    from tools.settings import ToolsSettings
 
     def answer() -> str:
         model = ScriptedChatModel(replies=["Action: calculator\nAction Input: 23*17", "Final Answer: 30"], echo=False)

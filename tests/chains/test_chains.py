@@ -9,11 +9,11 @@ from langchain_core.language_models import LLM, FakeListLLM
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from pydantic import Field
 
+from agent_app.chains import CHAIN_BUILDERS, ChainResult, ModelOutputError, build_chain, result_text
 from agent_app.errors import TemplateError
 from agent_app.models.fake import ScriptedChatModel
 from agent_app.models.text import cut_at_stop
 from agent_app.templates import TemplateRegistry, parse_template
-from chains import CHAIN_BUILDERS, ChainResult, ModelOutputError, build_chain, result_text
 
 
 class RecordingLLM(LLM):

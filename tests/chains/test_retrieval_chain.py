@@ -12,10 +12,10 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.retrievers import BaseRetriever
 from pydantic import Field
 
+from agent_app.chains import build_chain
 from agent_app.errors import TemplateError
 from agent_app.models.fake import ScriptedChatModel
 from agent_app.templates import TemplateRegistry, parse_template, render_prompt
-from chains import build_chain
 
 SYSTEM = (
     "Answer the question using only the numbered context. Cite the passages you use like [1] or [2]. "

@@ -9,7 +9,7 @@ from langchain_core.documents import Document
 
 from agent_app.retrieval import Source, format_context, ingest, sources_from_documents
 from agent_app.retrieval.citations import NO_CONTEXT
-from tools.knowledge_base import make_knowledge_base_tool, search_knowledge_base
+from agent_app.tools.knowledge_base import make_knowledge_base_tool, search_knowledge_base
 
 DOCS = [
     Document(page_content="Revenue grew.", metadata={"source": "/d/report.pdf", "page": 2, "similarity": 0.61}),

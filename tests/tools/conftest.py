@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from agent_app.tools.settings import SearchSettings, WeatherSettings
 from tests.support.fake_services import FailingProxy, FakeOpenMeteo, FakeSearxng
-from tools.settings import SearchSettings, WeatherSettings
 
 # Short enough to keep timeout tests fast, long enough for a loaded 2-core machine to answer.
 TEST_TIMEOUT = 0.5

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from tools import build_tools
-from tools.settings import ToolsSettings
+from agent_app.tools import build_tools
+from agent_app.tools.settings import ToolsSettings
 
 
 def _named(name: str):

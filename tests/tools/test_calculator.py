@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tools.calculator import (
+from agent_app.tools.calculator import (
     MAX_DIGITS,
     MAX_INPUT_CHARS,
     CalculatorError,
@@ -320,7 +320,7 @@ def test_langchain_tool() -> None:
 
 def test_the_calculator_reads_a_whole_question_when_it_can():
     """Its ToolProfile.reads_question: the agent passes such a question on instead of a copy."""
-    from tools.calculator import PROFILE, expression_in
+    from agent_app.tools.calculator import PROFILE, expression_in
 
     assert PROFILE.reads_question is expression_in
     assert calculate(expression_in("What is 14 squared?")) == "196"

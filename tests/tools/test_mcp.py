@@ -21,8 +21,8 @@ from agent_app.chat.session import ChatSession
 from agent_app.config import load_settings
 from agent_app.models.fake import ScriptedChatModel
 from agent_app.models.handle import ModelHandle
+from agent_app.tools.approval import ApprovalGate
 from tests.support.cli import REPO, run_cli
-from tools.approval import ApprovalGate
 
 SERVER = str(REPO / "tests" / "support" / "mcp_server.py")
 
@@ -310,7 +310,7 @@ def test_the_local_model_calls_an_mcp_tool_and_answers_with_its_result(tmp_path,
 
 
 def test_a_call_is_shown_the_way_a_person_reads_it():
-    from tools.approval import describe_call
+    from agent_app.tools.approval import describe_call
 
     assert describe_call("shout", {"text": "hi"}) == 'shout("hi")'
     assert describe_call("add_numbers", {"a": 2, "b": 3}) == 'add_numbers({"a": 2, "b": 3})'

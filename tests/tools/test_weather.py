@@ -6,9 +6,9 @@ import time
 
 import pytest
 
+from agent_app.tools.settings import WeatherSettings
+from agent_app.tools.weather import current_weather, describe_weather_code, make_weather_tool
 from tests.support.fake_services import FakeOpenMeteo
-from tools.settings import WeatherSettings
-from tools.weather import current_weather, describe_weather_code, make_weather_tool
 
 
 def test_current_weather_in_words(weather_settings: WeatherSettings, open_meteo: FakeOpenMeteo) -> None:
@@ -135,7 +135,7 @@ def test_langchain_tool(weather_settings: WeatherSettings) -> None:
 
 
 def test_the_place_asked_is_what_the_geocoder_gets():
-    from tools.weather import place_asked
+    from agent_app.tools.weather import place_asked
 
     assert place_asked("東京の天気は？") == "東京"
     assert place_asked("weather in Paris, Texas") == "Paris, texas"

@@ -8,9 +8,8 @@ import time
 import pytest
 from pydantic import ValidationError
 
-from tests.support.fake_services import FailingProxy, FakeSearxng
-from tools.settings import SearchSettings
-from tools.web_search import (
+from agent_app.tools.settings import SearchSettings
+from agent_app.tools.web_search import (
     MinInterval,
     RateLimited,
     SearchResult,
@@ -19,6 +18,7 @@ from tools.web_search import (
     make_web_search_tool,
     web_search,
 )
+from tests.support.fake_services import FailingProxy, FakeSearxng
 
 
 class FakeClock:
