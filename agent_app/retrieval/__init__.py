@@ -1,5 +1,6 @@
-"""Retrieval: ingest the user's documents into named FAISS collections and search them with
-hybrid (vector + BM25) retrieval, with citations.
+"""Retrieval: ingest the user's documents into named collections (FAISS files in the data
+folder, or PostgreSQL with pgvector: `stores`) and search them with hybrid (vector + BM25)
+retrieval, with citations.
 
 Entry points (imported lazily, so `from agent_app.retrieval import RetrievalSettings` in the
 config stays cheap):
@@ -19,17 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agent_app.retrieval.citations import Source, format_context, sources_from_documents
-    from agent_app.retrieval.collection import (
-        Collection,
-        CollectionInfo,
-        HybridRetriever,
-        describe_collections,
-        drop_collection,
-        get_retriever,
-        open_collection,
-    )
+    from agent_app.retrieval.collection import Collection, CollectionInfo, HybridRetriever
     from agent_app.retrieval.ingestion import IngestProgress, IngestReport, ingest, remove
     from agent_app.retrieval.settings import RetrievalSettings
+    from agent_app.retrieval.stores import describe_collections, drop_collection, get_retriever, open_collection
 
 _EXPORTS = {
     "RetrievalSettings": "settings",
@@ -39,11 +33,11 @@ _EXPORTS = {
     "IngestProgress": "ingestion",
     "Collection": "collection",
     "CollectionInfo": "collection",
-    "open_collection": "collection",
-    "describe_collections": "collection",
-    "drop_collection": "collection",
+    "open_collection": "stores",
+    "describe_collections": "stores",
+    "drop_collection": "stores",
     "HybridRetriever": "collection",
-    "get_retriever": "collection",
+    "get_retriever": "stores",
     "Source": "citations",
     "format_context": "citations",
     "sources_from_documents": "citations",

@@ -8,7 +8,7 @@ manifest and the FAISS files but loads the embedding model only when a question 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ from agent_app.retrieval.errors import (
     ingest_command,
 )
 from agent_app.retrieval.settings import DEFAULT_VECTOR_WEIGHT, RetrievalSettings
-from agent_app.retrieval.storage import MANIFEST_FILE, FileRecord, Manifest, now
+from agent_app.retrieval.storage import MANIFEST_FILE, Calibration, FileRecord, Manifest, now
 
 if TYPE_CHECKING:
     from agent_app.retrieval.fusion import Hit
@@ -65,6 +65,31 @@ class Collection:
     def files(self) -> dict[str, FileRecord]:
         """Ingested files: absolute path -> record (hash, chunk ids)."""
         return self.manifest.files
+
+    @property
+    def embeddings(self) -> Any:
+        """The collection's embedding model (loaded when first used)."""
+        return self.vectors.embeddings
+
+    # -- what the answering side asks of a collection (agent_app.retrieval.evidence) ----------
+
+    def best_similarity(self, vector: Any) -> float:
+        """The cosine of the chunk nearest to a query vector."""
+        return float(self.vectors.search(vector, 1)[0][1])
+
+    def sample_texts(self, count: int) -> list[str]:
+        """`count` chunk texts spread evenly over the collection, in ingest order."""
+        import numpy as np
+
+        total = len(self.vectors)
+        if not total:
+            return []
+        positions = np.linspace(0, total - 1, min(total, count)).astype(int)
+        return [self.vectors.document(int(p)).page_content for p in positions]
+
+    def holds_any_term(self, terms: set[str]) -> bool:
+        """True when some chunk holds one of these keyword tokens (`keyword.tokenize`'s)."""
+        return bool(terms & self.keyword_index().vocabulary())
 
     # -- search ---------------------------------------------------------------------------
 
@@ -188,8 +213,11 @@ class Collection:
         self._keywords = None
         return len(record.chunk_ids)
 
-    def save(self) -> None:
-        """Write this state as the collection's new live version (atomically)."""
+    def save(self, *, calibrate: Callable[[Collection], Calibration] | None = None) -> None:
+        """Write this state as the collection's new live version (atomically); `calibrate`
+        (`evidence.measure_calibration`) measures the answerability anchors on it first."""
+        if calibrate is not None:
+            self.manifest.calibration = calibrate(self)
         self.manifest.updated_at = now()
 
         def write(folder: Path) -> None:
@@ -306,6 +334,7 @@ class CollectionInfo(BaseModel):
     """What `/kb` shows about one collection."""
 
     name: str
+    store: str = ""  # "" for the data folder, else the PostgreSQL URL (without a password)
     embedding_model: str | None = None
     files: list[FileInfo] = []
     chunk_count: int = 0

@@ -186,7 +186,7 @@ def find_evidence(question: str, documents: Sequence[Any], collection: Collectio
     units = [u for i, d in enumerate(documents, start=1) for u in passage_units(d.page_content, i)]
     if not units or collection is None:
         return Evidence()
-    embeddings = collection.vectors.embeddings
+    embeddings = collection.embeddings
     query = np.asarray(embeddings.embed_query(question), dtype=np.float32)
     vectors = np.asarray(embeddings.embed_documents([u.text for u in units]), dtype=np.float32)
     cosines = vectors @ query
@@ -255,22 +255,17 @@ def measure_calibration(collection: Collection) -> Any:
 
     from agent_app.retrieval.storage import Calibration
 
-    count = len(collection.vectors)
-    if not count:
+    if not collection.chunk_count:
         return Calibration(unrelated=0.0, related=1.0)
-    embeddings = collection.vectors.embeddings
+    embeddings = collection.embeddings
 
     def best(question: str) -> float:
-        vector = np.asarray(embeddings.embed_query(question), dtype=np.float32)
-        return float(collection.vectors.search(vector, 1)[0][1])
+        return collection.best_similarity(np.asarray(embeddings.embed_query(question), dtype=np.float32))
 
     unrelated: dict[str, list[float]] = {}
     for question in UNRELATED_QUESTIONS:
         unrelated.setdefault(language(question), []).append(best(question))
-    passages = [
-        collection.vectors.document(p).page_content
-        for p in np.linspace(0, count - 1, min(count, SAMPLED_PASSAGES)).astype(int)
-    ]
+    passages = collection.sample_texts(SAMPLED_PASSAGES)
     firsts = [units[0].text for p in passages if (units := passage_units(p, 1))]
     sample = "".join(passages)
     return Calibration(
@@ -287,7 +282,6 @@ def absent_terms(question: str, collection: Collection) -> list[str]:
     loanword the documents never mention is a strong sign they cannot answer."""
     from agent_app.retrieval.keyword import tokenize
 
-    vocabulary = collection.keyword_index().vocabulary()
     normalised = unicodedata.normalize("NFKC", question)
     originals = {t.casefold(): t for t in re.findall(r"[\w./\-]+", normalised)}
     out = []
@@ -295,6 +289,6 @@ def absent_terms(question: str, collection: Collection) -> list[str]:
         shown = originals.get(token, token)
         # ディレクトリ and ディレクトリー are one word (the long mark is a spelling choice)
         spellings = {token, token.rstrip("ー"), token.rstrip("ー") + "ー"}
-        if not spellings & vocabulary and _NAME_LIKE.search(shown):
+        if _NAME_LIKE.search(shown) and not collection.holds_any_term(spellings):
             out.append(shown)
     return out

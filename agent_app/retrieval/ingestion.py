@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from agent_app.retrieval import storage
-from agent_app.retrieval.collection import Collection, new_collection, open_collection
+from agent_app.retrieval import stores
+from agent_app.retrieval.collection import Collection
 from agent_app.retrieval.discovery import discover
 from agent_app.retrieval.embedding_models import embedding_model_name, max_tokens, token_counter
 from agent_app.retrieval.errors import (
@@ -34,6 +34,7 @@ from agent_app.retrieval.loaders import UnreadableFile, load_sections
 from agent_app.retrieval.settings import RetrievalSettings
 from agent_app.retrieval.splitting import Chunk, split_sections
 from agent_app.retrieval.storage import FileRecord
+from agent_app.retrieval.stores import new_collection, open_collection
 
 if TYPE_CHECKING:
     import numpy as np
@@ -119,11 +120,11 @@ def ingest(
     """
     settings = settings or RetrievalSettings()
     name = collection or settings.default_collection
-    storage.check_writable(storage.collection_dir(name))
+    stores.check_writable(name, settings)
     notify = progress or (lambda _: None)
     # The whole read-embed-save cycle under the collection's writer lock: a second ingest waits
     # and then adds to what the first saved, instead of replacing it.
-    with storage.writer_lock(name, on_wait=lambda: notify(IngestProgress("waiting", 0, 0, 0, 0))):
+    with stores.writer_lock(name, settings, on_wait=lambda: notify(IngestProgress("waiting", 0, 0, 0, 0))):
         return _ingest_locked(paths, name, settings, notify, rebuild, embeddings)
 
 
@@ -140,7 +141,7 @@ def _ingest_locked(
     paths = [*paths, *earlier]
     report = IngestReport(collection=name, embedding_model=model_name, notes=[note] if note else [])
     if embeddings is None:
-        embeddings = coll.vectors.embeddings
+        embeddings = coll.embeddings
 
     found = discover(paths, settings.include, settings.exclude)
     report.skipped += [SkippedFile(path=p, reason=r) for p, r in found.problems]
@@ -182,8 +183,7 @@ def _ingest_locked(
         from agent_app.retrieval.evidence import measure_calibration
 
         notify(IngestProgress("saving", total, total, chunks_total, chunks_total))
-        coll.manifest.calibration = measure_calibration(coll)  # the documents changed: so does "unrelated"
-        coll.save()
+        coll.save(calibrate=measure_calibration)  # the documents changed: so does what "unrelated" scores
     report.total_files = len(coll.files)
     report.total_chunks = coll.chunk_count
     return report
@@ -197,7 +197,7 @@ def _open_for_update(
         note = "rebuilt from scratch: only the files of this ingest are in the collection now"
         return new_collection(name, model_name, settings), note, []
     try:
-        coll = open_collection(name)
+        coll = open_collection(name, settings)
     except CollectionNotFoundError:
         return new_collection(name, model_name, settings), None, []
     except IndexCorruptError as exc:
@@ -383,7 +383,7 @@ def remove(
     Paths not in the collection are listed in `skipped`. Raises CollectionNotFoundError.
     """
     settings = settings or RetrievalSettings()
-    with storage.writer_lock(collection or settings.default_collection):
+    with stores.writer_lock(collection or settings.default_collection, settings):
         coll = open_collection(collection, settings)
         return _remove_locked(paths, coll)
 

@@ -20,6 +20,13 @@ _EMBEDDINGS_SPEC = re.compile(r"^(bundled|e5-small|minilm|openai:[\w.\-/]+|hf:\S
 DEFAULT_VECTOR_WEIGHT = 0.9
 
 
+def _check_store(value: str) -> str:
+    value = value.strip()
+    if value and not value.startswith(("postgresql://", "postgres://")):
+        raise ValueError("must be empty (the data folder) or a URL postgresql://USER@HOST[:PORT]/DATABASE")
+    return value
+
+
 class RetrievalSettings(BaseModel):
     """Everything ingest and search can be configured with. Unknown keys are rejected."""
 
@@ -66,6 +73,30 @@ class RetrievalSettings(BaseModel):
         description="glob patterns of files or folders to skip (matched against names and relative paths)",
     )
     max_file_mb: float = Field(50.0, gt=0, description="larger files are skipped")
+    store: str = Field(
+        "",
+        description="where collections live: empty for the data folder (FAISS files), or a PostgreSQL "
+        "URL with pgvector, postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE",
+    )
+    stores: dict[str, str] = Field(
+        default_factory=dict, description="per collection: name -> store (as `store`), overriding `store`"
+    )
+
+    def store_for(self, collection: str) -> str:
+        """The store of `collection`: "" for the data folder, else a PostgreSQL URL."""
+        return self.stores.get(collection, self.store)
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        return _check_store(value)
+
+    @field_validator("stores")
+    @classmethod
+    def _known_stores(cls, value: dict[str, str]) -> dict[str, str]:
+        from agent_app.retrieval.storage import check_collection_name
+
+        return {check_collection_name(name): _check_store(url) for name, url in value.items()}
 
     @field_validator("embeddings")
     @classmethod
