@@ -418,9 +418,9 @@ def run_chat(args: argparse.Namespace) -> int:
     console = _console()
     store = None
     if not args.no_save:
-        from agent_app.memory.store import ConversationStore
+        from agent_app.memory.store import open_store
 
-        store = ConversationStore()
+        store = open_store(settings.memory.store)
     interactive = sys.stdin.isatty() and console.is_terminal
     # Live notes share the answer's console on a terminal (printed above the live view); with
     # piped output they go to stderr so stdout stays the answer alone.
@@ -685,10 +685,9 @@ def run_sessions(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from agent_app.errors import ConfigError
-    from agent_app.memory.store import ConversationStore
+    from agent_app.memory.store import open_store
 
-    _settings(args)  # validates --config
-    with ConversationStore() as store:
+    with open_store(_settings(args).memory.store) as store:
         if args.action == "list":
             conversations = store.list()
             if args.json:

@@ -55,9 +55,9 @@ def models(parsed_args: argparse.Namespace) -> list[str]:
 @_quiet
 def conversations(parsed_args: argparse.Namespace) -> list[str]:
     """Saved conversations' short ids, and `last`."""
-    from agent_app.memory.store import ConversationStore
+    from agent_app.memory.store import open_store
 
-    with ConversationStore() as store:
+    with open_store(_settings(parsed_args).memory.store) as store:
         return ["last", *(c.short_id for c in store.list(limit=50))]
 
 
@@ -66,7 +66,7 @@ def collections(parsed_args: argparse.Namespace) -> list[str]:
     """Document collection names."""
     from agent_app.retrieval import describe_collections
 
-    return [info.name for info in describe_collections()]
+    return [info.name for info in describe_collections(_settings(parsed_args).retrieval)]
 
 
 def script(program: str, shell: str) -> str:

