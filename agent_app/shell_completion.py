@@ -55,7 +55,7 @@ def models(parsed_args: argparse.Namespace) -> list[str]:
 @_quiet
 def conversations(parsed_args: argparse.Namespace) -> list[str]:
     """Saved conversations' short ids, and `last`."""
-    from agent_app.memory.store import open_store
+    from agent_app.memory import open_store
 
     with open_store(_settings(parsed_args).memory.store) as store:
         return ["last", *(c.short_id for c in store.list(limit=50))]

@@ -26,8 +26,9 @@ def ingest_with_progress(
     collection: str | None,
     settings: RetrievalSettings,
     rebuild: bool = False,
+    ray: str | None = None,
 ) -> IngestReport:
-    """Ingest `paths`, showing files and chunks as they are processed."""
+    """Ingest `paths`, showing files and chunks as they are processed (`ray`: see `ingest`)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from agent_app.models.hf import quiet_transformers
@@ -36,7 +37,12 @@ def ingest_with_progress(
     quiet_transformers()  # its own loading bars would tear the progress display
     if not console.is_terminal:  # a log or a pipe: plain lines, a few of them, instead of a bar
         result = ingest(
-            list(paths), collection=collection, settings=settings, progress=_ProgressLines(console), rebuild=rebuild
+            list(paths),
+            collection=collection,
+            settings=settings,
+            progress=_ProgressLines(console),
+            rebuild=rebuild,
+            ray=ray,
         )
         print_report(result, console)
         return result
@@ -52,7 +58,9 @@ def ingest_with_progress(
             progress.update(files, completed=p.files_done, total=p.files_total or None, description=f"{p.stage} files")
             progress.update(chunks, completed=p.chunks_done, total=p.chunks_total or None)
 
-        result = ingest(list(paths), collection=collection, settings=settings, progress=report, rebuild=rebuild)
+        result = ingest(
+            list(paths), collection=collection, settings=settings, progress=report, rebuild=rebuild, ray=ray
+        )
     print_report(result, console)
     return result
 

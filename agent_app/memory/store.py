@@ -115,16 +115,6 @@ def default_db_path() -> Path:
     return paths.data_dir() / "conversations.db"
 
 
-def open_store(url: str = "") -> ConversationStore:
-    """The conversation store the settings name (`memory.store`): the SQLite file in the data
-    folder when empty, else PostgreSQL at that URL (`memory.pg_conversations`)."""
-    if not url:
-        return ConversationStore()
-    from agent_app.memory.pg_conversations import PgConversationStore
-
-    return PgConversationStore(url)
-
-
 def make_title(text: str) -> str:
     """A one-line title from a message: first line, whitespace collapsed, cut to TITLE_MAX_CHARS."""
     line = next((ln for ln in text.strip().splitlines() if ln.strip()), "")

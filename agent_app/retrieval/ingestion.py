@@ -111,11 +111,13 @@ def ingest(
     *,
     rebuild: bool = False,
     embeddings: Embeddings | None = None,
+    ray: str | None = None,
 ) -> IngestReport:
     """Add or update the files under `paths` in `collection` and save it atomically.
 
     `rebuild=True` starts the collection afresh (needed after changing the embedding model).
     `embeddings` overrides the model chosen by the settings (tests, benchmarks).
+    `ray`: read, split and embed on Ray (`ray_ingest`) at this address ("" = a local Ray).
     Raises NothingToIngestError when the paths hold no supported file and nothing was removed.
     """
     settings = settings or RetrievalSettings()
@@ -125,7 +127,7 @@ def ingest(
     # The whole read-embed-save cycle under the collection's writer lock: a second ingest waits
     # and then adds to what the first saved, instead of replacing it.
     with stores.writer_lock(name, settings, on_wait=lambda: notify(IngestProgress("waiting", 0, 0, 0, 0))):
-        return _ingest_locked(paths, name, settings, notify, rebuild, embeddings)
+        return _ingest_locked(paths, name, settings, notify, rebuild, embeddings, ray)
 
 
 def _ingest_locked(
@@ -135,6 +137,7 @@ def _ingest_locked(
     notify: ProgressCallback,
     rebuild: bool,
     embeddings: Embeddings | None,
+    ray: str | None = None,
 ) -> IngestReport:
     model_name = embedding_model_name(settings.embeddings)
     coll, note, earlier = _open_for_update(name, model_name, settings, rebuild)
@@ -169,7 +172,22 @@ def _ingest_locked(
     def read(file: Path) -> _Pending | None:
         return _read_file(file, str(file), coll, settings, max_bytes, report)
 
-    for file, item in _read_ahead(found.files, read):
+    if ray is not None:
+        from agent_app.retrieval.ray_ingest import read_and_embed
+
+        for path, outcome, payload in read_and_embed(found.files, coll, settings, max_bytes, ray, _read_file):
+            files_read += 1
+            if outcome == "unchanged":
+                report.unchanged.append(path)
+            elif outcome == "skipped":
+                report.skipped.append(SkippedFile(path=path, reason=payload))
+            else:
+                record, chunks, vectors = payload
+                _store(coll, [_Pending(path, record, chunks, is_update=path in coll.files)], vectors, report)
+                chunks_total += len(chunks)
+                chunks_embedded += len(chunks)
+            notify(IngestProgress("embedding", files_read, total, chunks_embedded, chunks_total, path))
+    for file, item in _read_ahead(found.files if ray is None else [], read):
         files_read += 1
         if item is not None:
             window.append(item)

@@ -241,6 +241,13 @@ class PgCollection(Collection):
     def chunk_count(self) -> int:
         return self.manifest.chunk_count
 
+    def _sql_terms(self) -> Any:
+        """The table of each keyword term's document frequency (beside the chunk table)."""
+        from psycopg import sql
+
+        self._sql_table()
+        return sql.Identifier(f"{self.table}_df")
+
     def _sql_table(self) -> Any:
         from psycopg import sql
 
@@ -324,13 +331,8 @@ class PgCollection(Collection):
 
         if not terms or not self.stats.get("n"):
             return {}
-        distinct = list(dict.fromkeys(terms))
         rows = conn.execute(
-            sql.SQL(
-                "SELECT q.term, (SELECT count(*) FROM {} c WHERE c.tokens @@ q.query::tsquery) "
-                "FROM unnest(%s::text[], %s::text[]) AS q(term, query)"
-            ).format(self._sql_table()),
-            (distinct, [_quoted(t) for t in distinct]),
+            sql.SQL("SELECT term, df FROM {} WHERE term = ANY(%s)").format(self._sql_terms()), (list(set(terms)),)
         ).fetchall()
         n = self.stats["n"]
         weights = {}
@@ -349,14 +351,16 @@ class PgCollection(Collection):
         from psycopg import sql
 
         avgdl = self.stats.get("avgdl") or 1.0
-        where = sql.SQL("AND c.id = ANY(%(among)s)") if among is not None else sql.SQL("")
+        # Given chunks are found by their key (the join keeps only those holding a term); else
+        # the GIN index finds every chunk holding one.
+        where = sql.SQL("c.id = ANY(%(among)s)") if among is not None else sql.SQL("c.tokens @@ %(any)s::tsquery")
         tail = sql.SQL("HAVING sum(q.w * cardinality(u.positions)) > 0 ORDER BY s DESC, min(c.seq) LIMIT %(limit)s")
         query = sql.SQL(
             "SELECT c.id, sum(q.w * cardinality(u.positions) * {k1p1} / (cardinality(u.positions) "
             "+ {k1} * (1 - {b} + {b} * c.token_count / %(avgdl)s))) AS s "
             "FROM {table} c CROSS JOIN LATERAL unnest(c.tokens) AS u "
             "JOIN unnest(%(terms)s::text[], %(w)s::float8[]) AS q(term, w) ON q.term = u.lexeme "
-            "WHERE c.tokens @@ %(any)s::tsquery {where} GROUP BY c.id {tail}"
+            "WHERE {where} GROUP BY c.id {tail}"
         ).format(
             k1p1=sql.Literal(BM25_K1 + 1),
             k1=sql.Literal(BM25_K1),
@@ -554,7 +558,8 @@ class PgCollection(Collection):
                 (self.name, self.manifest.model_dump_json(), self.table or "", json.dumps(self.stats), self.version),
             )
             if old_table and old_table != self.table:
-                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(old_table)))
+                for name in (old_table, f"{old_table}_df"):
+                    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
         self._pending_documents, self._pending_vectors, self._dropped_paths = [], [], set()
         self.fresh = False
 
@@ -570,19 +575,25 @@ class PgCollection(Collection):
         )
         conn.execute(sql.SQL("CREATE INDEX ON {} USING gin (tokens)").format(self._sql_table()))
         conn.execute(sql.SQL("CREATE INDEX ON {} (path)").format(self._sql_table()))
+        conn.execute(sql.SQL("CREATE TABLE {} (term text PRIMARY KEY, df integer NOT NULL)").format(self._sql_terms()))
 
     def _measure_stats(self, conn: Any) -> dict[str, float]:
-        """What BM25 needs of the whole collection: chunk count, mean length, mean idf."""
+        """What BM25 needs of the whole collection: chunk count, mean length, mean idf, and each
+        term's document frequency (its own table: counting a common term's chunks at query time
+        cost 35 ms a query at 100,000 chunks)."""
         from psycopg import sql
 
         n, avgdl = conn.execute(
             sql.SQL("SELECT count(*), coalesce(avg(token_count), 0) FROM {}").format(self._sql_table())
         ).fetchone()
+        conn.execute(sql.SQL("DELETE FROM {}").format(self._sql_terms()))
+        stat = sql.SQL("SELECT tokens FROM {}").format(self._sql_table()).as_string(conn)
+        conn.execute(sql.SQL("INSERT INTO {} SELECT word, ndoc FROM ts_stat(%s)").format(self._sql_terms()), (stat,))
         if not n:
             return {"n": 0, "avgdl": 0.0, "average_idf": 0.0}
-        stat = sql.SQL("SELECT tokens FROM {}").format(self._sql_table()).as_string(conn)
         (average_idf,) = conn.execute(
-            "SELECT coalesce(avg(ln(%s - ndoc + 0.5) - ln(ndoc + 0.5)), 0) FROM ts_stat(%s)", (n, stat)
+            sql.SQL("SELECT coalesce(avg(ln(%s - df + 0.5) - ln(df + 0.5)), 0) FROM {}").format(self._sql_terms()),
+            (n,),
         ).fetchone()
         return {"n": int(n), "avgdl": float(avgdl), "average_idf": float(average_idf)}
 
@@ -642,7 +653,8 @@ def drop_collection(url: str, name: str, on_wait: Callable[[], None] | None = No
                     f"DELETE FROM {COLLECTIONS_TABLE} WHERE name = %s RETURNING chunks", (name,)
                 ).fetchone()
                 if row is not None and row[0]:
-                    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(row[0])))
+                    for name in (row[0], f"{row[0]}_df"):
+                        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
         finally:
             conn.close()
     return row is not None

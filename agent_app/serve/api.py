@@ -542,7 +542,7 @@ def run(settings: Settings, models: ModelHandle, *, host: str, port: int, on_rea
     """Serve until interrupted (Ctrl-C)."""
     import uvicorn
 
-    from agent_app.memory.store import open_store
+    from agent_app.memory import open_store
 
     check_binding(settings, host)
     with open_store(settings.memory.store) as store:

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
+from agent_app.memory import open_store
 from agent_app.memory.pg_conversations import PgConversationStore
-from agent_app.memory.store import ConversationNotFoundError, ConversationStoreError, StoredSummary, open_store
+from agent_app.memory.store import ConversationNotFoundError, ConversationStoreError, StoredSummary
 from tests.support.cli import run_cli
 from tests.support.llama_server import free_port
 
