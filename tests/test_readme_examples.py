@@ -12,9 +12,9 @@ import pytest
 from tests.support.cli import run_cli
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-# Commands that need what a test machine does not have: a key, a server (Ollama), a model file, files
-# at made-up paths, or that never end on their own.
-NEEDS_MORE = ("openai/", "--base-url", "local/path", "--follow", "~/notes", "~/models", "ollama/")
+# Commands that need what a test machine does not have: a key, a server (Ollama, a team's
+# PostgreSQL), a model file, files at made-up paths, or that never end on their own.
+NEEDS_MORE = ("openai/", "--base-url", "local/path", "--follow", "~/notes", "~/models", "ollama/", "db.example")
 
 
 def readme_commands() -> list[tuple[str, str]]:
