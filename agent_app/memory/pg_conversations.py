@@ -106,33 +106,29 @@ class PgConversationStore(ConversationStore):
 
     @contextmanager
     def _write(self) -> Iterator[Any]:
-        import psycopg
-
-        with self._lock:
-            try:
-                conn = self._connection()
-                with conn.transaction():
-                    yield _Sql(conn)
-            except psycopg.OperationalError as exc:
-                self._conn.close()
-                error = lost_connection(self.url, exc)
-                raise ConversationStoreError(error.message, hint=error.hint) from None
-            except psycopg.Error as exc:
-                raise ConversationStoreError(f"cannot write conversations at {self.path}: {first_line(exc)}") from None
+        with self._lock, self._errors("write"):
+            conn = self._connection()
+            with conn.transaction():
+                yield _Sql(conn)
 
     @contextmanager
     def _read(self) -> Iterator[Any]:
+        with self._lock, self._errors("read"):
+            yield _Sql(self._connection())
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """psycopg's errors as the store's one-line ones (a lost connection is reopened next time)."""
         import psycopg
 
-        with self._lock:
-            try:
-                yield _Sql(self._connection())
-            except psycopg.OperationalError as exc:
-                self._conn.close()
-                error = lost_connection(self.url, exc)
-                raise ConversationStoreError(error.message, hint=error.hint) from None
-            except psycopg.Error as exc:
-                raise ConversationStoreError(f"cannot read conversations at {self.path}: {first_line(exc)}") from None
+        try:
+            yield
+        except psycopg.OperationalError as exc:
+            self._conn.close()
+            error = lost_connection(self.url, exc)
+            raise ConversationStoreError(error.message, hint=error.hint) from None
+        except psycopg.Error as exc:
+            raise ConversationStoreError(f"cannot {doing} conversations at {self.path}: {first_line(exc)}") from None
 
     def save_summary(self, conv_id: str, summary: StoredSummary) -> None:
         with self._write() as db:

@@ -142,12 +142,14 @@ class Collection:
 
         from agent_app.retrieval.fusion import keep_top_hits
 
-        hits = self.rank(query, fetch_k or max(4 * k, 20), vector_weight=vector_weight)
+        hits, passages = self.ranked(query, fetch_k or max(4 * k, 20), vector_weight)
         if relevance_threshold is not None:
             hits = [h for h in hits if h.vector_score >= relevance_threshold]
+        top = keep_top_hits(hits, k)
         results: list[Document] = []
-        for hit in keep_top_hits(hits, k):
-            doc = self.vectors.document(hit.position)
+        for hit, doc in zip(top, passages(top), strict=True):
+            if doc is None:  # replaced between the two reads (PostgreSQL): the next search sees the new text
+                continue
             extra = {
                 "collection": self.name,
                 "rank": len(results) + 1,
@@ -157,6 +159,14 @@ class Collection:
             }
             results.append(Document(id=doc.id, page_content=doc.page_content, metadata=doc.metadata | extra))
         return results
+
+    def ranked(
+        self, query: str, fetch_k: int, vector_weight: float
+    ) -> tuple[list[Hit], Callable[[list[Hit]], list[Document | None]]]:
+        """`rank`'s hits, and how to fetch the stored chunks of some of them (in their order)."""
+        return self.rank(query, fetch_k, vector_weight=vector_weight), lambda top: [
+            self.vectors.document(h.position) for h in top
+        ]
 
     def retriever(
         self,
@@ -399,19 +409,3 @@ class HybridRetriever(BaseRetriever):
             fetch_k=self.fetch_k,
             vector_weight=self.vector_weight,
         )
-
-
-def get_retriever(
-    collection: str | None = None,
-    settings: RetrievalSettings | None = None,
-    *,
-    k: int | None = None,
-    relevance_threshold: float | None = None,
-) -> HybridRetriever:
-    """Open `collection` (default from settings) and return its retriever; k and threshold
-    default to the settings. Cheap to call per question: the opened collection is reused until
-    it is re-ingested. Raises CollectionNotFoundError / IndexCorruptError with a hint."""
-    settings = settings or RetrievalSettings()
-    coll = open_collection(collection, settings, cached=True)
-    threshold = relevance_threshold if relevance_threshold is not None else settings.relevance_threshold
-    return coll.retriever(k or settings.k, relevance_threshold=threshold, vector_weight=settings.vector_weight)

@@ -379,47 +379,25 @@ class PgCollection(Collection):
         }
         return [(str(i), float(s)) for i, s in conn.execute(query, params).fetchall()]
 
-    def search(
-        self,
-        query: str,
-        k: int = 4,
-        *,
-        relevance_threshold: float | None = None,
-        fetch_k: int | None = None,
-        vector_weight: float = DEFAULT_VECTOR_WEIGHT,
-    ) -> list[Document]:
-        from langchain_core.documents import Document
-        from psycopg import sql
+    def ranked(
+        self, query: str, fetch_k: int, vector_weight: float
+    ) -> tuple[list[Hit], Callable[[list[Hit]], list[Document | None]]]:
+        def passages(top: list[Hit]) -> list[Document | None]:
+            from langchain_core.documents import Document
+            from psycopg import sql
 
-        from agent_app.retrieval.fusion import keep_top_hits
+            if not top:
+                return []
+            with self._snapshot() as conn:
+                rows = conn.execute(
+                    sql.SQL("SELECT id, content, metadata FROM {} WHERE id = ANY(%s)").format(self._sql_table()),
+                    ([ids[h.position] for h in top],),
+                ).fetchall()
+            stored = {str(i): Document(id=str(i), page_content=c, metadata=dict(m)) for i, c, m in rows}
+            return [stored.get(ids[h.position]) for h in top]
 
-        hits, ids = self.rank_ids(query, fetch_k or max(4 * k, 20), vector_weight)
-        if relevance_threshold is not None:
-            hits = [h for h in hits if h.vector_score >= relevance_threshold]
-        top = keep_top_hits(hits, k)
-        if not top:
-            return []
-        with self._snapshot() as conn:
-            rows = conn.execute(
-                sql.SQL("SELECT id, content, metadata FROM {} WHERE id = ANY(%s)").format(self._sql_table()),
-                ([ids[h.position] for h in top],),
-            ).fetchall()
-        stored = {str(i): (content, metadata) for i, content, metadata in rows}
-        results: list[Document] = []
-        for hit in top:
-            chunk_id = ids[hit.position]
-            if chunk_id not in stored:  # replaced between the two reads: the next search sees the new text
-                continue
-            content, metadata = stored[chunk_id]
-            extra = {
-                "collection": self.name,
-                "rank": len(results) + 1,
-                "score": round(hit.fused, 4),
-                "similarity": round(hit.vector_score, 4),
-                "keyword_score": round(hit.keyword_score, 3),
-            }
-            results.append(Document(id=chunk_id, page_content=content, metadata=dict(metadata) | extra))
-        return results
+        hits, ids = self.rank_ids(query, fetch_k, vector_weight)
+        return hits, passages
 
     def best_similarity(self, vector: Any) -> float:
         from psycopg import sql

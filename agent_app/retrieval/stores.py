@@ -137,7 +137,10 @@ def get_retriever(
     k: int | None = None,
     relevance_threshold: float | None = None,
 ) -> HybridRetriever:
-    """The collection's LangChain retriever; see `collection.get_retriever`."""
+    """Open `collection` (default from settings) and return its LangChain retriever; k and
+    threshold default to the settings. Cheap to call per question: the opened collection is
+    reused until it is re-ingested. Raises CollectionNotFoundError / IndexCorruptError (and for
+    PostgreSQL PostgresUnavailableError) with a hint."""
     settings = settings or RetrievalSettings()
     coll = open_collection(collection, settings, cached=True)
     threshold = relevance_threshold if relevance_threshold is not None else settings.relevance_threshold
