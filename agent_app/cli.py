@@ -27,6 +27,7 @@ MODEL_OPTIONS = frozenset(
         "template",
         "var",
         "collection",
+        "store",
         "agent",
         "yes",
         "verbose",
@@ -37,17 +38,17 @@ MODEL_OPTIONS = frozenset(
 SUBCOMMAND_OPTIONS: dict[str, frozenset[str]] = {
     "chat": MODEL_OPTIONS | {"config"},
     "ask": MODEL_OPTIONS | {"config"},
-    "ingest": frozenset(["collection", "verbose", "config"]),
-    "search": frozenset(["collection", "config"]),
+    "ingest": frozenset(["collection", "store", "verbose", "config"]),
+    "search": frozenset(["collection", "store", "config"]),
     "models": frozenset(["base_url", "config"]),
     "templates": frozenset(["config"]),
-    "collections": frozenset(["config"]),
-    "tools": frozenset(["collection", "config"]),
+    "collections": frozenset(["store", "config"]),
+    "tools": frozenset(["collection", "store", "config"]),
     "sessions": frozenset(["config"]),
     "logs": frozenset(["config"]),
     "completion": frozenset(),
     "postgres": frozenset(["config"]),
-    "serve": frozenset(["model", "base_url", "threads", "dtype", "yes", "verbose", "config"]),
+    "serve": frozenset(["model", "base_url", "threads", "dtype", "yes", "verbose", "store", "config"]),
 }
 
 
@@ -133,6 +134,12 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool, only: fr
         completer="collections",
         metavar="NAME",
         help="document collection for ingest and the rag template (default: 'default')",
+    )
+    g.add_argument(
+        "--store",
+        default=default,
+        metavar="URL",
+        help="collections in PostgreSQL at URL (retrieval.store)",
     )
     g.add_argument(
         "--agent",
@@ -234,11 +241,6 @@ def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="read, split and embed on Ray (a local Ray when no ADDRESS; needs: pip install 'agent-app[ray]')",
     )
-    ingest.add_argument(
-        "--store",
-        metavar="URL",
-        help="a PostgreSQL URL with pgvector to keep the collection in, not the data folder (config: retrieval.store)",
-    )
     search = sub("search", "print the passages a query retrieves, with their scores (no chat model)", run_search)
     search.add_argument("query", nargs="+", help="what to look for")
     search.add_argument(
@@ -249,7 +251,6 @@ def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
         help=f"how many passages, 1-{MAX_PASSAGES} (default: retrieval.k)",
     )
     search.add_argument("--json", action="store_true", help="print the passages and scores as JSON")
-    search.add_argument("--store", metavar="URL", help="the PostgreSQL store to search (config: retrieval.store)")
     models = sub("models", "list the models --model can choose on this machine", run_models)
     models.add_argument("--json", action="store_true", help="print the list as JSON")
     templates = sub("templates", "list the prompt templates, or show one's file", run_templates)
@@ -263,11 +264,10 @@ def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
         "conversations",
     )
     sessions.add_argument("--json", action="store_true", help="print as JSON (export always does)")
-    collections = sub("collections", "list document collections, show one's files, or remove one", run_collections)
+    collections = sub("collections", "list collections, show one's files, or remove one", run_collections)
     collections.add_argument("action", nargs="?", choices=["list", "show", "remove"], default="list")
     _completes(collections.add_argument("name", nargs="?", help="the collection to show or remove"), "collections")
     collections.add_argument("--json", action="store_true", help="print as JSON")
-    collections.add_argument("--store", metavar="URL", help="also list this PostgreSQL store (config: retrieval.store)")
     postgres = sub("postgres", "run a local PostgreSQL with pgvector, to try --store", run_postgres)
     postgres.add_argument("action", choices=["start", "stop", "status"])
     postgres.add_argument("--data", metavar="DIR", help="its data folder (default: postgres/ in the app's data folder)")
