@@ -101,8 +101,13 @@ def print_report(report: IngestReport, console: Console) -> None:
         console.print(f"[dim]{note}[/dim]", highlight=False)
 
 
+def _shown_store(url: str) -> str:
+    """ "folder" for the data folder, else the PostgreSQL server and database (host:port/db)."""
+    return url.split("@")[-1].split("://")[-1] if url else "folder"
+
+
 def show_collections(console: Console, settings: RetrievalSettings | None = None) -> None:
-    """`/kb`: collections, their files and chunks, and the embedding model."""
+    """`/kb`: collections, where each lives, their files and chunks, and the embedding model."""
     from rich.table import Table
 
     from agent_app.retrieval import describe_collections
@@ -112,14 +117,16 @@ def show_collections(console: Console, settings: RetrievalSettings | None = None
         console.print("no documents yet: python main.py ingest PATH (or /ingest PATH)", highlight=False)
         return
     table = Table(box=None, padding=(0, 2))
-    for col in ("collection", "files", "chunks", "embeddings", "updated"):
+    for col in ("collection", "store", "files", "chunks", "embeddings", "updated"):
         table.add_column(col)
     for info in infos:
+        store = _shown_store(info.store)
         if info.error:
-            table.add_row(info.name, "", "", "", f"[red]{info.error}[/red]")
+            table.add_row(info.name, store, "", "", "", f"[red]{info.error}[/red]")
             continue
         table.add_row(
             info.name,
+            store,
             str(info.file_count),
             str(info.chunk_count),
             info.embedding_model or "",

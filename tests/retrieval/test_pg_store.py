@@ -199,4 +199,6 @@ def test_ingest_and_search_from_the_command_line(corpus: Path, pg_url: str) -> N
     result = run_cli("search", "How long is the warranty?", "-c", "cli", "--store", pg_url, "--json")
     assert result.code == 0 and "two years" in result.out
     result = run_cli("collections", "--store", pg_url)
-    assert result.code == 0 and "cli" in result.out
+    assert result.code == 0 and "cli" in result.out and "127.0.0.1" in result.out  # where it lives
+    result = run_cli("ask", "--model", "fake", "--template", "rag", "-c", "cli", "--store", pg_url, "warranty?")
+    assert result.code == 0 and "two years" in result.out, result.err  # the echoing fake shows the passages
