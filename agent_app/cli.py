@@ -765,7 +765,7 @@ def run_collections(args: argparse.Namespace) -> int:
 def run_postgres(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from agent_app.retrieval import local_postgres
+    from agent_app import local_postgres
 
     data = Path(args.data).expanduser() if args.data else None
     if args.action == "start":

@@ -213,7 +213,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-pg-"))
     os.environ["AGENT_APP_DATA_DIR"] = str(folder)
-    from agent_app.retrieval import local_postgres
+    from agent_app import local_postgres
 
     url = args.store or local_postgres.start(folder / "pg")
     try:

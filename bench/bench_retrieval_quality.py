@@ -69,7 +69,7 @@ def main() -> None:
     overrides: dict[str, Any] = {}
     local_pg = Path(os.environ["AGENT_APP_DATA_DIR"]) / "pg" if args.store == "local" else None
     if local_pg is not None:
-        from agent_app.retrieval import local_postgres
+        from agent_app import local_postgres
 
         args.store = local_postgres.start(local_pg)
     if args.store:

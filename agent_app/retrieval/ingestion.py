@@ -187,15 +187,16 @@ def _ingest_locked(
                 chunks_total += len(chunks)
                 chunks_embedded += len(chunks)
             notify(IngestProgress("embedding", files_read, total, chunks_embedded, chunks_total, path))
-    for file, item in _read_ahead(found.files if ray is None else [], read):
-        files_read += 1
-        if item is not None:
-            window.append(item)
-            chunks_total += len(item.chunks)
-        notify(IngestProgress("reading", files_read, total, chunks_embedded, chunks_total, str(file)))
-        if chunks_total - chunks_embedded >= WINDOW_CHUNKS:
-            embed_window()
-    embed_window()
+    else:
+        for file, item in _read_ahead(found.files, read):
+            files_read += 1
+            if item is not None:
+                window.append(item)
+                chunks_total += len(item.chunks)
+            notify(IngestProgress("reading", files_read, total, chunks_embedded, chunks_total, str(file)))
+            if chunks_total - chunks_embedded >= WINDOW_CHUNKS:
+                embed_window()
+        embed_window()
 
     if report.changed or note or coll.manifest.calibration is None:
         from agent_app.retrieval.evidence import measure_calibration

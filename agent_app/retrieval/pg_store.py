@@ -61,9 +61,6 @@ _NEAREST = "SELECT id, 1 - (embedding <=> %s::vector) FROM {} ORDER BY embedding
 """The nearest chunks by cosine distance (the HNSW index's operator), with their cosine."""
 
 
-StoreUnavailableError = PostgresUnavailableError
-
-
 def connect(url: str) -> Any:
     """A connection with the store's tables present; one-line errors for what a user can get
     wrong (the URL, a server that is down, a database without pgvector)."""
@@ -90,7 +87,7 @@ def _ensure_schema(conn: Any) -> None:
                 with conn.transaction():
                     conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
             except psycopg.Error as exc:
-                raise StoreUnavailableError(
+                raise PostgresUnavailableError(
                     f"database {conn.info.dbname!r} has no pgvector extension and it cannot be created here "
                     f"({first_line(exc)})",
                     hint="as a superuser run: CREATE EXTENSION vector; (or use a server with pgvector installed)",

@@ -18,19 +18,14 @@ if TYPE_CHECKING:
     from agent_app.retrieval.collection import Collection, CollectionInfo, HybridRetriever
 
 
-def store_of(name: str, settings: RetrievalSettings) -> str:
-    """ "" for the data folder, else the PostgreSQL URL of collection `name`."""
-    return settings.store_for(name)
-
-
 def open_collection(
     name: str | None = None, settings: RetrievalSettings | None = None, *, cached: bool = False
 ) -> Collection:
     """Open a saved collection; see `collection.open_collection` (the same errors, and for
-    PostgreSQL `pg_store.StoreUnavailableError` when the server cannot be used)."""
+    PostgreSQL `agent_app.postgres.PostgresUnavailableError` when the server cannot be used)."""
     settings = settings or RetrievalSettings()
     name = name or settings.default_collection
-    url = store_of(name, settings)
+    url = settings.store_for(name)
     if not url:
         return folder.open_collection(name, settings, cached=cached)
     from agent_app.retrieval import pg_store
@@ -50,7 +45,7 @@ _pg_cache: dict[tuple[str, str], Any] = {}
 
 def new_collection(name: str, embedding_model: str, settings: RetrievalSettings) -> Collection:
     """An empty, unsaved collection in the store the settings name for it."""
-    url = store_of(name, settings)
+    url = settings.store_for(name)
     if not url:
         return folder.new_collection(name, embedding_model, settings)
     from agent_app.retrieval import pg_store
@@ -65,7 +60,7 @@ def new_collection(name: str, embedding_model: str, settings: RetrievalSettings)
 
 def check_writable(name: str, settings: RetrievalSettings) -> None:
     """Fail now, before minutes of reading and embedding, if the collection cannot be saved."""
-    url = store_of(name, settings)
+    url = settings.store_for(name)
     if not url:
         storage.check_writable(storage.collection_dir(name))
         return
@@ -77,7 +72,7 @@ def check_writable(name: str, settings: RetrievalSettings) -> None:
 @contextmanager
 def writer_lock(name: str, settings: RetrievalSettings, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     """One writer per collection at a time (see `storage.writer_lock`, `pg_store.writer_lock`)."""
-    url = store_of(name, settings)
+    url = settings.store_for(name)
     if not url:
         with storage.writer_lock(name, on_wait):
             yield
@@ -93,7 +88,7 @@ def drop_collection(
 ) -> bool:
     """Delete a collection; False if it did not exist (waits for a running writer)."""
     settings = settings or RetrievalSettings()
-    url = store_of(name, settings)
+    url = settings.store_for(name)
     if not url:
         return storage.delete_collection(name, on_wait)
     from agent_app.retrieval import pg_store
@@ -108,11 +103,11 @@ def describe_collections(settings: RetrievalSettings | None = None) -> list[Coll
     settings = settings or RetrievalSettings()
     infos = folder.describe_collections()
     urls = dict.fromkeys([u for u in [settings.store, *settings.stores.values()] if u])
-    for url in urls:
-        from agent_app.retrieval import pg_store
+    from agent_app.retrieval import pg_store
 
+    for url in urls:
         for manifest in pg_store.manifests(url):
-            if store_of(manifest.name, settings) != url:
+            if settings.store_for(manifest.name) != url:
                 continue  # another store's collection of that name is the one in use
             infos.append(
                 CollectionInfo(

