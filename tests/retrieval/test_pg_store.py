@@ -202,3 +202,20 @@ def test_ingest_and_search_from_the_command_line(corpus: Path, pg_url: str) -> N
     assert result.code == 0 and "cli" in result.out and "127.0.0.1" in result.out  # where it lives
     result = run_cli("ask", "--model", "fake", "--template", "rag", "-c", "cli", "--store", pg_url, "warranty?")
     assert result.code == 0 and "two years" in result.out, result.err  # the echoing fake shows the passages
+
+
+def test_postgres_start_status_stop_from_the_command_line(tmp_path: Path) -> None:
+    data = str(tmp_path / "pg")
+    started = run_cli("postgres", "start", "--data", data)
+    try:
+        assert started.code == 0, started.err
+        url = started.out.strip()
+        assert url.startswith("postgresql://postgres@127.0.0.1:") and "--store" in started.err
+        assert run_cli("postgres", "status", "--data", data).out.strip() == url
+        assert run_cli("postgres", "start", "--data", data).out.strip() == url  # running: the same one
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
+    finally:
+        stopped = run_cli("postgres", "stop", "--data", data)
+    assert stopped.out.strip() == "stopped"
+    assert run_cli("postgres", "status", "--data", data).out.strip() == "not running"
