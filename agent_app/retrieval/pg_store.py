@@ -220,7 +220,9 @@ class PgCollection(Collection):
     def _snapshot(self) -> Iterator[Any]:
         """One consistent read (the old or the new version of every file, never half)."""
         with self._connection() as conn:
-            if conn.info.transaction_status != 0:  # inside save(): read what it has written
+            from psycopg.pq import TransactionStatus
+
+            if conn.info.transaction_status != TransactionStatus.IDLE:  # inside save(): read what it wrote
                 yield conn
                 return
             with conn.transaction():

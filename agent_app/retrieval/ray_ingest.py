@@ -141,13 +141,8 @@ class _Reader:
     def __init__(
         self, read_file: Callable[..., Any], known: dict[str, str], settings: dict[str, Any], model: str, max_bytes: int
     ) -> None:
-        self.read_file, self.known, self.settings, self.model, self.max_bytes = (
-            read_file,
-            known,
-            settings,
-            model,
-            max_bytes,
-        )
+        self.read_file = read_file
+        self.known, self.settings, self.model, self.max_bytes = known, settings, model, max_bytes
 
     def __call__(self, item: dict[str, Any]) -> list[dict[str, Any]]:
         from agent_app.retrieval.settings import RetrievalSettings
