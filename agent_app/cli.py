@@ -609,8 +609,10 @@ def run_ingest(args: argparse.Namespace) -> int:
             ray=args.ray,
         )
     except KeyboardInterrupt:
+        from agent_app.retrieval.checkpoint import interrupted
+
         name = args.collection or settings.retrieval.default_collection
-        print(f"ingest interrupted: collection {name} is as it was before", file=sys.stderr)
+        print(interrupted(name, settings.retrieval), file=sys.stderr)
         return 130
     if args.json:
         print(json.dumps(report.model_dump(), ensure_ascii=False, indent=2))

@@ -327,7 +327,9 @@ def _ingest(ui: ChatUI, arg: str) -> None:
             shlex.split(arg), ui.console, collection=ui.session.collection, settings=ui.session.settings.retrieval
         )
     except KeyboardInterrupt:
-        ui.info(f"ingest stopped: collection {ui.session.collection} is as it was before")
+        from agent_app.retrieval.checkpoint import interrupted
+
+        ui.info(interrupted(ui.session.collection, ui.session.settings.retrieval))
         return
     ui.session.documents_changed()
 

@@ -7,7 +7,8 @@ windows of several files (small files alone would make tiny, slow batches), and 
 files are stored in the collection in memory when it is done: the chunks waiting to be embedded
 are one window (or one big file), not the whole ingest. (The collection itself keeps every chunk
 in memory until it is saved.) The collection on disk changes only at the end, in one atomic
-swap: an interrupted ingest leaves the previous version in place.
+swap: an interrupted ingest leaves the previous version in place, and the chunks it had embedded
+in a `checkpoint`, from which the same ingest run again goes on.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from agent_app.retrieval import stores
+from agent_app.retrieval.checkpoint import Checkpoint
 from agent_app.retrieval.collection import Collection
 from agent_app.retrieval.discovery import discover
 from agent_app.retrieval.embedding_models import embedding_model_name, max_tokens, token_counter
@@ -145,6 +147,10 @@ def _ingest_locked(
     report = IngestReport(collection=name, embedding_model=model_name, notes=[note] if note else [])
     if embeddings is None:
         embeddings = coll.embeddings
+    # The engine is part of the checkpoint's identity: vectors of a test's or a bench's stand-in
+    # model must never be resumed by an ingest with the real one of the same name.
+    engine = f"{model_name} {type(embeddings).__module__}.{type(embeddings).__qualname__}"
+    checkpoint = Checkpoint.open(name, settings, engine)
 
     found = discover(paths, settings.include, settings.exclude)
     report.skipped += [SkippedFile(path=p, reason=r) for p, r in found.problems]
@@ -165,7 +171,7 @@ def _ingest_locked(
         def embedded(n: int) -> None:
             notify(IngestProgress("embedding", files_read, total, chunks_embedded + n, chunks_total))
 
-        _store(coll, window, _embed(texts, embeddings, embedded), report)
+        _store(coll, window, _embed(texts, embeddings, embedded, checkpoint), report)
         chunks_embedded += len(texts)
         window.clear()
 
@@ -203,6 +209,7 @@ def _ingest_locked(
 
         notify(IngestProgress("saving", total, total, chunks_total, chunks_total))
         coll.save(calibrate=measure_calibration)  # the documents changed: so does what "unrelated" scores
+    checkpoint.discard()
     report.total_files = len(coll.files)
     report.total_chunks = coll.chunk_count
     return report
@@ -326,8 +333,12 @@ def _read_ahead(files: list[Path], read: Callable[[Path], _Pending | None]) -> I
         stop.set()
 
 
-def _embed(texts: list[str], embeddings: Embeddings, done: Callable[[int], None]) -> np.ndarray:
-    """Embed in slices (for progress) of the texts sorted by length, longest first.
+def _embed(
+    texts: list[str], embeddings: Embeddings, done: Callable[[int], None], checkpoint: Checkpoint | None = None
+) -> np.ndarray:
+    """Embed in slices (for progress) of the texts sorted by length, longest first; texts the
+    checkpoint holds (an interrupted ingest embedded them) are taken from it, and each embedded
+    slice is added to it.
 
     sentence-transformers sorts each call's texts by length so that batches need little
     padding; slicing an unsorted list would undo that across slices (measured: 24% more padded
@@ -336,10 +347,16 @@ def _embed(texts: list[str], embeddings: Embeddings, done: Callable[[int], None]
     """
     import numpy as np
 
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    kept = checkpoint.lookup(texts) if checkpoint is not None else {}
+    order = sorted((i for i in range(len(texts)) if i not in kept), key=lambda i: -len(texts[i]))
     # One float32 matrix, filled batch by batch: Python lists of floats took 8x the memory
     # (a 20 MB file's vectors alone were over 1 GB as lists).
     vectors: np.ndarray | None = None
+    if kept:
+        vectors = np.empty((len(texts), checkpoint.dim if checkpoint else 0), dtype=np.float32)
+        for i, vector in kept.items():
+            vectors[i] = vector
+        done(len(kept))
     for start in range(0, len(order), EMBED_BATCH):
         positions = order[start : start + EMBED_BATCH]
         batch = [texts[i] for i in positions]
@@ -347,7 +364,9 @@ def _embed(texts: list[str], embeddings: Embeddings, done: Callable[[int], None]
         if vectors is None:
             vectors = np.empty((len(texts), embedded.shape[1]), dtype=np.float32)
         vectors[positions] = embedded
-        done(start + len(positions))
+        if checkpoint is not None:
+            checkpoint.add(batch, embedded)
+        done(len(kept) + start + len(positions))
     return vectors if vectors is not None else np.empty((0, 0), dtype=np.float32)
 
 

@@ -5,6 +5,7 @@ Ctrl-C mid-embedding, unwritable standard output, and edge values of the command
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 
 from agent_app.memory import store as store_module
 from agent_app.memory.store import ConversationStore
-from agent_app.retrieval import describe_collections, ingest, open_collection, storage
+from agent_app.retrieval import RetrievalSettings, checkpoint, describe_collections, ingest, open_collection, storage
 from tests.support.cli import REPO, assert_one_line_error, run_cli
 
 
@@ -240,6 +241,11 @@ def test_ctrl_c_while_embedding_stops_at_once_and_keeps_the_index(tmp_path):
     assert code == 130 and "Traceback" not in out
     assert "collection default is as it was before" in out
     assert [Path(p).parent.name for p in open_collection().files] == ["before"]
+    # What it had embedded is kept (the progress line comes after a batch is written), and the
+    # same ingest again finishes from there.
+    assert re.search(r"the [\d,]+ chunks embedded so far are kept", out)
+    report = ingest([many])
+    assert len(report.added) == 400 and not checkpoint.folder("default", RetrievalSettings()).exists()
 
 
 # -- 6. standard output that cannot be written ----------------------------------------------------
