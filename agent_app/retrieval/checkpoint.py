@@ -63,7 +63,6 @@ class Checkpoint:
         self._rows: dict[bytes, int] = {}  # a text's key -> its row in `vectors`
         self._count = 0  # rows in the files (a text met twice is kept twice)
         self._vectors: Any = None  # a read-only numpy memmap, opened when first needed
-        where.mkdir(parents=True, exist_ok=True)
         stamp = where / "model"
         if stamp.is_file():
             name, _, dim = stamp.read_text(encoding="utf-8").rpartition("\n")
@@ -80,14 +79,17 @@ class Checkpoint:
     def __len__(self) -> int:
         return self._count
 
-    def lookup(self, texts: Sequence[str]) -> dict[int, Any]:
-        """Vectors kept for `texts`, by position in `texts` (texts not kept are left out)."""
+    def lookup(self, texts: Sequence[str]) -> tuple[list[int], np.ndarray]:
+        """The positions in `texts` of the texts kept here, and their vectors (one row each)."""
         import numpy as np
 
-        found = {i: row for i, text in enumerate(texts) if (row := self._rows.get(_key(text))) is not None}
-        if found and self._vectors is None:
+        found = [(i, row) for i, text in enumerate(texts) if (row := self._rows.get(_key(text))) is not None]
+        if not found:
+            return [], np.empty((0, self.dim), dtype=np.float32)
+        if self._vectors is None:
             self._vectors = np.memmap(self.where / "vectors", dtype=np.float32, mode="r", shape=(len(self), self.dim))
-        return {i: np.array(self._vectors[row]) for i, row in found.items()}
+        positions, rows = zip(*found, strict=True)
+        return list(positions), np.asarray(self._vectors[list(rows)], dtype=np.float32)
 
     def add(self, texts: Sequence[str], vectors: np.ndarray) -> None:
         """Keep one embedded batch (flushed to the operating system before returning)."""
@@ -96,6 +98,7 @@ class Checkpoint:
         if not texts:
             return
         if not self.dim:
+            self.where.mkdir(parents=True, exist_ok=True)
             self.dim = int(vectors.shape[1])
             (self.where / "model").write_text(f"{self.model}\n{self.dim}", encoding="utf-8")
         keys = [_key(t) for t in texts]

@@ -347,15 +347,15 @@ def _embed(
     """
     import numpy as np
 
-    kept = checkpoint.lookup(texts) if checkpoint is not None else {}
-    order = sorted((i for i in range(len(texts)) if i not in kept), key=lambda i: -len(texts[i]))
+    kept, kept_vectors = checkpoint.lookup(texts) if checkpoint is not None else ([], None)
+    skip = set(kept)
+    order = sorted((i for i in range(len(texts)) if i not in skip), key=lambda i: -len(texts[i]))
     # One float32 matrix, filled batch by batch: Python lists of floats took 8x the memory
     # (a 20 MB file's vectors alone were over 1 GB as lists).
     vectors: np.ndarray | None = None
-    if kept:
-        vectors = np.empty((len(texts), checkpoint.dim if checkpoint else 0), dtype=np.float32)
-        for i, vector in kept.items():
-            vectors[i] = vector
+    if kept and kept_vectors is not None:
+        vectors = np.empty((len(texts), kept_vectors.shape[1]), dtype=np.float32)
+        vectors[kept] = kept_vectors
         done(len(kept))
     for start in range(0, len(order), EMBED_BATCH):
         positions = order[start : start + EMBED_BATCH]
