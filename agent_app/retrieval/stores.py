@@ -86,14 +86,22 @@ def writer_lock(name: str, settings: RetrievalSettings, on_wait: Callable[[], No
 def drop_collection(
     name: str, settings: RetrievalSettings | None = None, on_wait: Callable[[], None] | None = None
 ) -> bool:
-    """Delete a collection; False if it did not exist (waits for a running writer)."""
+    """Delete a collection, and what an interrupted ingest of it kept; False if the collection
+    did not exist (waits for a running writer)."""
+    import shutil
+
+    from agent_app.retrieval.checkpoint import folder
+
     settings = settings or RetrievalSettings()
     url = settings.store_for(name)
     if not url:
-        return storage.delete_collection(name, on_wait)
-    from agent_app.retrieval import pg_store
+        existed = storage.delete_collection(name, on_wait)
+    else:
+        from agent_app.retrieval import pg_store
 
-    return pg_store.drop_collection(url, name, on_wait)
+        existed = pg_store.drop_collection(url, name, on_wait)
+    shutil.rmtree(folder(name, settings), ignore_errors=True)
+    return existed
 
 
 def describe_collections(settings: RetrievalSettings | None = None) -> list[CollectionInfo]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from agent_app.retrieval import RetrievalSettings, ingest, open_collection
+from agent_app.retrieval import RetrievalSettings, drop_collection, ingest, open_collection
 from agent_app.retrieval import ingestion as ingestion_module
 from agent_app.retrieval.checkpoint import Checkpoint, folder, interrupted, kept_chunks
 
@@ -113,3 +113,18 @@ def test_a_checkpoint_of_another_engine_is_not_resumed(tmp_path: Path, monkeypat
     other = OtherEngine()
     report = ingest([docs], settings=settings, embeddings=other)
     assert len(other.embedded) == report.chunks_added  # everything embedded by this engine
+
+
+def test_deleting_a_collection_deletes_what_an_interrupted_ingest_kept(tmp_path: Path, monkeypatch) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("\n\n".join(f"Filter {j} is cleaned every {j} weeks." for j in range(40)))
+    settings = RetrievalSettings(chunk_size=32, chunk_overlap=0)
+    monkeypatch.setattr(ingestion_module, "EMBED_BATCH", 4)
+    ingest([docs], settings=settings, embeddings=CountingEmbeddings())
+    (docs / "b.txt").write_text("\n\n".join(f"Fan {j} turns at {j} hundred rpm." for j in range(40)))
+    with pytest.raises(KeyboardInterrupt):
+        ingest([docs], settings=settings, embeddings=CountingEmbeddings(stop_after=1))
+    assert kept_chunks("default", settings) == 4
+    assert drop_collection("default", settings)
+    assert kept_chunks("default", settings) == 0 and not folder("default", settings).exists()
