@@ -96,35 +96,40 @@ def test_an_interrupted_ingest_goes_on_from_what_it_had_embedded(tmp_path: Path,
     assert nearest[0] == nearest[1] and len(nearest[0]) == 5
 
 
+SMALL_CHUNKS = RetrievalSettings(chunk_size=32, chunk_overlap=0)
+
+
+def _notes(where: Path, name: str, line: str) -> Path:
+    """A file of 40 short paragraphs (`line` formatted with 0..39) in the folder `where`."""
+    where.mkdir(exist_ok=True)
+    (where / name).write_text("\n\n".join(line.format(j, j) for j in range(40)))
+    return where
+
+
+def _stopped_after_one_batch(docs: Path) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        ingest([docs], settings=SMALL_CHUNKS, embeddings=CountingEmbeddings(stop_after=1))
+    assert kept_chunks("default", SMALL_CHUNKS) == 4
+
+
 def test_a_checkpoint_of_another_engine_is_not_resumed(tmp_path: Path, monkeypatch) -> None:
     """Vectors left by one engine (a test's stand-in) are not taken by another of the same model."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "a.txt").write_text("\n\n".join(f"Valve {j} is checked every {j} days." for j in range(40)))
-    settings = RetrievalSettings(chunk_size=32, chunk_overlap=0)
     monkeypatch.setattr(ingestion_module, "EMBED_BATCH", 4)
-    with pytest.raises(KeyboardInterrupt):
-        ingest([docs], settings=settings, embeddings=CountingEmbeddings(stop_after=1))
-    assert kept_chunks("default", settings) == 4
+    docs = _notes(tmp_path / "docs", "a.txt", "Valve {} is checked every {} days.")
+    _stopped_after_one_batch(docs)
 
     class OtherEngine(CountingEmbeddings):
         pass
 
     other = OtherEngine()
-    report = ingest([docs], settings=settings, embeddings=other)
+    report = ingest([docs], settings=SMALL_CHUNKS, embeddings=other)
     assert len(other.embedded) == report.chunks_added  # everything embedded by this engine
 
 
 def test_deleting_a_collection_deletes_what_an_interrupted_ingest_kept(tmp_path: Path, monkeypatch) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "a.txt").write_text("\n\n".join(f"Filter {j} is cleaned every {j} weeks." for j in range(40)))
-    settings = RetrievalSettings(chunk_size=32, chunk_overlap=0)
     monkeypatch.setattr(ingestion_module, "EMBED_BATCH", 4)
-    ingest([docs], settings=settings, embeddings=CountingEmbeddings())
-    (docs / "b.txt").write_text("\n\n".join(f"Fan {j} turns at {j} hundred rpm." for j in range(40)))
-    with pytest.raises(KeyboardInterrupt):
-        ingest([docs], settings=settings, embeddings=CountingEmbeddings(stop_after=1))
-    assert kept_chunks("default", settings) == 4
-    assert drop_collection("default", settings)
-    assert kept_chunks("default", settings) == 0 and not folder("default", settings).exists()
+    docs = _notes(tmp_path / "docs", "a.txt", "Filter {} is cleaned every {} weeks.")
+    ingest([docs], settings=SMALL_CHUNKS, embeddings=CountingEmbeddings())
+    _stopped_after_one_batch(_notes(docs, "b.txt", "Fan {} turns at {} hundred rpm."))
+    assert drop_collection("default", SMALL_CHUNKS)
+    assert kept_chunks("default", SMALL_CHUNKS) == 0 and not folder("default", SMALL_CHUNKS).exists()
