@@ -44,6 +44,11 @@ def kept_chunks(collection: str, settings: RetrievalSettings) -> int:
     return keys.stat().st_size // KEY_BYTES if keys.is_file() else 0
 
 
+def delete(collection: str, settings: RetrievalSettings) -> None:
+    """Delete `collection`'s checkpoint (its ingest has been saved, or the collection dropped)."""
+    shutil.rmtree(folder(collection, settings), ignore_errors=True)
+
+
 def interrupted(collection: str, settings: RetrievalSettings) -> str:
     """The one line shown when an ingest is stopped (the CLI and the chat's /ingest)."""
     kept = kept_chunks(collection, settings)
@@ -56,9 +61,9 @@ def interrupted(collection: str, settings: RetrievalSettings) -> str:
 class Checkpoint:
     """The embedded chunks of unfinished ingests of one collection, for one model and engine."""
 
-    def __init__(self, where: Path, model: str) -> None:
+    def __init__(self, where: Path, engine: str) -> None:
         self.where = where
-        self.model = model
+        self.engine = engine  # the model and the class that ran it: vectors of no other are taken
         self.dim = 0
         self._rows: dict[bytes, int] = {}  # a text's key -> its row in `vectors`
         self._count = 0  # rows in the files (a text met twice is kept twice)
@@ -66,15 +71,15 @@ class Checkpoint:
         stamp = where / "model"
         if stamp.is_file():
             name, _, dim = stamp.read_text(encoding="utf-8").rpartition("\n")
-            if name == model and dim.isdigit():
+            if name == engine and dim.isdigit():
                 self.dim = int(dim)
                 self._load()
             else:  # vectors of another model (or engine) must not be mixed in: start again
                 self._clear()
 
     @classmethod
-    def open(cls, collection: str, settings: RetrievalSettings, model: str) -> Checkpoint:
-        return cls(folder(collection, settings), model)
+    def open(cls, collection: str, settings: RetrievalSettings, engine: str) -> Checkpoint:
+        return cls(folder(collection, settings), engine)
 
     def __len__(self) -> int:
         return self._count
@@ -100,7 +105,7 @@ class Checkpoint:
         if not self.dim:
             self.where.mkdir(parents=True, exist_ok=True)
             self.dim = int(vectors.shape[1])
-            (self.where / "model").write_text(f"{self.model}\n{self.dim}", encoding="utf-8")
+            (self.where / "model").write_text(f"{self.engine}\n{self.dim}", encoding="utf-8")
         keys = [_key(t) for t in texts]
         with open(self.where / "vectors", "ab") as out:
             out.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())

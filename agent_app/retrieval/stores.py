@@ -88,9 +88,7 @@ def drop_collection(
 ) -> bool:
     """Delete a collection, and what an interrupted ingest of it kept; False if the collection
     did not exist (waits for a running writer)."""
-    import shutil
-
-    from agent_app.retrieval.checkpoint import folder
+    from agent_app.retrieval import checkpoint
 
     settings = settings or RetrievalSettings()
     url = settings.store_for(name)
@@ -100,7 +98,7 @@ def drop_collection(
         from agent_app.retrieval import pg_store
 
         existed = pg_store.drop_collection(url, name, on_wait)
-    shutil.rmtree(folder(name, settings), ignore_errors=True)
+    checkpoint.delete(name, settings)
     return existed
 
 
